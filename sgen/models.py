@@ -1,0 +1,88 @@
+"""Resolve a model reference (bundled carrier package, local dir, GGUF file or hub id) and load it.
+
+GGUF files are dequantized by transformers on every load (about 15 s for SmolLM2), so the converted weights are
+saved once under the sgen cache and later loads take the fast safetensors path.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sgen.assets import bundled_file, cache_root
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where weights come from: a hub id or local folder, plus an optional GGUF file inside it."""
+
+    path: str
+    gguf_file: str | None = None
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.path}/{self.gguf_file}" if self.gguf_file else self.path
+
+
+def resolve_model(model: str, bundled_package: str | None = None, bundled_path: str | None = None) -> ModelSource:
+    """A bundled copy wins when its carrier package is installed; otherwise `model` (hub id, dir or .gguf path)."""
+    if bundled_package and bundled_path:
+        found = bundled_file(bundled_package, bundled_path)
+        if found is not None:
+            return _source_for_path(found)
+        log.info("bundled package %s not installed; using %s", bundled_package, model)
+    path = Path(model).expanduser()
+    if path.exists():
+        return _source_for_path(path)
+    return ModelSource(model)
+
+
+def _source_for_path(path: Path) -> ModelSource:
+    if path.is_file() and path.suffix == ".gguf":
+        return ModelSource(str(path.parent), path.name)
+    return ModelSource(str(path))
+
+
+def materialize(source: ModelSource) -> str:
+    """A path or hub id that from_pretrained loads quickly: GGUF sources are converted once and cached."""
+    if source.gguf_file is None:
+        return source.path
+    gguf = Path(source.path) / source.gguf_file
+    stat = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = cache_root() / "converted" / f"{gguf.stem}-{key}"
+    if (target / "config.json").exists():
+        return str(target)
+    log.info("converting %s once (dequantizing GGUF); cached at %s", gguf, target)
+    _convert_gguf(source, target)
+    return str(target)
+
+
+def _convert_gguf(source: ModelSource, target: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file, dtype="auto")
+    tokenizer = AutoTokenizer.from_pretrained(source.path, gguf_file=source.gguf_file)
+    # The dequantized weights are plain tensors; drop the GGUF marker so save_pretrained accepts them.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside the target and rename, so concurrent jobs never see a half-written folder.
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.rename(tmp, target)
+    except OSError:
+        if not (target / "config.json").exists():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,175 @@
+"""One experiment: seed set -> teacher queries under a budget -> synthetic set -> student -> scores on disk."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import resource
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from sgen.assets import cache_root
+from sgen.budget import MeteredTeacher, QueryLedger
+from sgen.budget.journal import QueryJournal
+from sgen.budget.metered import GenerationProgress
+from sgen.config import quiet_third_party_logs
+from sgen.outputs import write_metrics, write_synthetic
+from sgen.records import Example, GenerationParams, SyntheticRow, TaskData
+from sgen.strategies import GenerationContext
+from sgen.students.metrics import majority_baseline
+from sgen.tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+
+class StageTimer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Run one configured experiment and return its metrics; the tracker is always closed, even on failure."""
+    quiet_third_party_logs()
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tracker: Tracker = instantiate(cfg.logger)
+    failed = True
+    try:
+        tracker.start(OmegaConf.to_container(cfg, resolve=True), output_dir)
+        metrics = _run(cfg, output_dir, tracker)
+        failed = False
+        return metrics
+    finally:
+        tracker.finish(failed=failed)
+
+
+def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
+    timer = StageTimer()
+    (output_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    budget = int(cfg.budget.queries)
+    # Build and validate everything before the first query is spent.
+    with timer.stage("load"):
+        task = instantiate(cfg.task)
+        strategy = instantiate(cfg.strategy)
+        verifier = instantiate(cfg.verifier)
+        student = instantiate(cfg.student)
+        data = task.load(int(cfg.seed))
+        strategy.check(data, budget, verifier)
+    ratio = budget / len(data.seed)
+    log.info("budget %d queries / seed set %d = ratio %.2f; strategy %s, verifier %s",
+             budget, len(data.seed), ratio, strategy.name, verifier.name)
+
+    with timer.stage("load"):
+        teacher = instantiate(cfg.teacher.backend)
+        augmenter = instantiate(cfg.augmenter.backend) if cfg.get("augmenter") else teacher
+        if budget > 0:
+            teacher.load()
+            if augmenter is not teacher:
+                augmenter.load()
+
+    ledger = QueryLedger(budget)
+    journal = QueryJournal(output_dir / "queries.jsonl")
+    progress = GenerationProgress(ledger, enabled=bool(cfg.progress))
+    meter = dict(ledger=ledger, progress=progress, batch_size=int(cfg.query_batch_size), journal=journal)
+    ctx = GenerationContext(
+        prompts=task.prompts, data=data,
+        teacher=MeteredTeacher(teacher, role="teacher", **meter),
+        augmenter=MeteredTeacher(augmenter, role="augmenter", **meter),
+        verifier_client=MeteredTeacher(teacher, role="verifier", **meter),
+        ledger=ledger, seed=int(cfg.seed), few_shot=task.few_shot,
+        label_params=GenerationParams(**cfg.teacher.label_generation),
+        text_params=GenerationParams(**cfg.teacher.text_generation),
+        round_size=int(cfg.round_size),
+    )
+    try:
+        with timer.stage("generate"):
+            rows = strategy.generate(ctx, verifier, budget)
+    finally:
+        progress.close()
+        journal.close()
+    with timer.stage("write"):
+        records = write_synthetic(rows, output_dir)
+
+    train = list(data.seed) + synthetic_examples(rows, data.labels)
+    if len(train) == len(data.seed):
+        log.warning("no usable synthetic rows (%d generated): training the student on the seed set only", len(rows))
+    with timer.stage("train_seed_only"):
+        seed_only = seed_only_scores(cfg, task, student, data)
+    with timer.stage("train"):
+        scores = student.train_and_evaluate(train, data.test, data.labels, int(cfg.seed),
+                                            loggers=tracker.lightning_loggers())
+    timer.seconds["eval"] = scores.pop("seconds_eval")
+    timer.seconds["train"] -= timer.seconds["eval"]
+    scores.pop("seconds_train")
+
+    metrics = {
+        "task": task.name, "strategy": strategy.name, "verifier": verifier.name, "seed": int(cfg.seed),
+        "teacher": teacher.model_id, "augmenter": augmenter.model_id,
+        "budget": budget, "seed_size": len(data.seed), "ratio": ratio,
+        "n_seed": len(data.seed), "n_train": len(train),
+        **synthetic_stats(rows, data),
+        **scores,
+        "seed_only": seed_only,
+        "gain": {k: scores[k] - seed_only[k] for k in ("accuracy", "macro_f1")},
+        "majority_baseline_accuracy": majority_baseline([e.label for e in data.seed], [e.label for e in data.test]),
+        **ledger.summary(),
+        "seconds": timer.seconds,
+        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    write_metrics(metrics, output_dir)
+    tracker.log_metrics(metrics)
+    tracker.log_rows(records)
+    log.info("accuracy %.4f (seed only %.4f, gain %+.4f), macro-F1 %.4f; %d synthetic rows kept of %d; "
+             "%d/%d queries; metrics in %s", scores["accuracy"], seed_only["accuracy"], metrics["gain"]["accuracy"],
+             scores["macro_f1"], metrics["n_synthetic"], len(rows), ledger.used, budget, output_dir / "metrics.json")
+    return metrics
+
+
+def synthetic_examples(rows: list[SyntheticRow], labels: list[str]) -> list[Example]:
+    valid = set(labels)
+    return [Example(f"synthetic-{i}", r.text, r.label) for i, r in enumerate(rows) if r.kept and r.label in valid]
+
+
+def synthetic_stats(rows: list[SyntheticRow], data: TaskData) -> dict[str, Any]:
+    kept = [r for r in rows if r.kept and r.label in set(data.labels)]
+    failed = sum(r.parse_status != "ok" for r in rows)
+    graded = [r for r in kept if r.source_id in data.hidden_gold]
+    return {
+        "n_synthetic": len(kept),
+        "n_synthetic_generated": len(rows),
+        "parse_failure_rate": failed / len(rows) if rows else 0.0,
+        "verifier_drop_rate": sum(r.parse_status == "ok" and not r.kept for r in rows) / len(rows) if rows else 0.0,
+        # Only annotation rows have a hidden gold label; elsewhere the teacher's label quality is unknown.
+        "synthetic_label_accuracy": (sum(r.label == data.hidden_gold[r.source_id] for r in graded) / len(graded)
+                                     if graded else None),
+    }
+
+
+def seed_only_scores(cfg: DictConfig, task, student, data: TaskData) -> dict[str, float]:
+    """The student trained on the seed set alone: identical for every strategy and budget, so computed once."""
+    key = json.dumps({"task": task.fingerprint(), "seed": int(cfg.seed), "student": student.fingerprint(),
+                      "seed_ids": sorted(e.id for e in data.seed)}, sort_keys=True, default=str)
+    path = cache_root() / "seed_only" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+    if path.exists():
+        log.info("seed-only score from cache %s", path)
+        return json.loads(path.read_text())
+    scores = student.train_and_evaluate(data.seed, data.test, data.labels, int(cfg.seed))
+    result = {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{id(result)}")
+    tmp.write_text(json.dumps(result))
+    tmp.replace(path)
+    return result

@@ -1,0 +1,7 @@
+from sgen.strategies.base import GenerationContext, Strategy
+from sgen.strategies.mix import Mix
+from sgen.strategies.new_answer import NewAnswer
+from sgen.strategies.new_question import NewQuestion
+from sgen.strategies.rephrase import Rephrase
+
+__all__ = ["GenerationContext", "Mix", "NewAnswer", "NewQuestion", "Rephrase", "Strategy"]

@@ -1,0 +1,47 @@
+"""A mix splits one budget over several strategies by weight; what one part cannot spend passes to the next."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sgen.records import SyntheticRow, TaskData
+from sgen.strategies.base import GenerationContext, Strategy
+
+
+def split_budget(budget: int, weights: Mapping[str, float]) -> dict[str, int]:
+    """Integer shares proportional to weights (largest remainder), summing exactly to budget."""
+    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        raise ValueError(f"mix weights must be >= 0 with a positive sum, got {dict(weights)}")
+    total = sum(weights.values())
+    exact = {k: budget * w / total for k, w in weights.items()}
+    shares = {k: int(v) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: (shares[k] - exact[k], k))[: budget - sum(shares.values())]:
+        shares[k] += 1
+    return shares
+
+
+class Mix(Strategy):
+    name = "mix"
+
+    def __init__(self, weights: Mapping[str, float], components: Mapping[str, Strategy]) -> None:
+        unknown = set(weights) - set(components)
+        if unknown:
+            raise ValueError(f"mix weights name unknown strategies {sorted(unknown)}; valid: {sorted(components)}")
+        self.weights = {k: float(v) for k, v in weights.items() if float(v) > 0}
+        split_budget(1, self.weights)  # validates the weights now, before any query
+        self.components = {k: components[k] for k in self.weights}
+
+    def check(self, data: TaskData, budget: int, verifier) -> None:
+        for name, share in split_budget(budget, self.weights).items():
+            self.components[name].check(data, share, verifier)
+
+    def generate(self, ctx: GenerationContext, verifier, budget: int) -> list[SyntheticRow]:
+        rows: list[SyntheticRow] = []
+        carry = 0
+        for name, share in split_budget(budget, self.weights).items():
+            start = ctx.ledger.used
+            rows.extend(self.components[name].generate(ctx, verifier, share + carry))
+            carry = share + carry - (ctx.ledger.used - start)
+        return rows
+
+    def run_round(self, ctx, items):  # pragma: no cover - Mix delegates whole budgets, never rounds
+        raise NotImplementedError

@@ -1,0 +1,93 @@
+"""Train a classification student on seed + synthetic rows and score it on the test set."""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from sgen.devices import lightning_precision
+from sgen.models import materialize, resolve_model
+from sgen.records import Example
+from sgen.students.classifier import EncoderClassifier
+from sgen.students.metrics import accuracy, macro_f1
+
+log = logging.getLogger(__name__)
+
+
+class ClassifierStudent:
+    """Student settings; `train_and_evaluate` builds a fresh model each time, so runs never share weights."""
+
+    def __init__(self, model: str, bundled_package: str | None = None, bundled_path: str | None = None,
+                 max_length: int = 64, batch_size: int = 32, lr: float = 1e-4, epochs: int = 3,
+                 min_steps: int = 0, weight_decay: float = 0.01, warmup_ratio: float = 0.06,
+                 precision: str = "auto", accelerator: str = "auto", eval_batch_size: int = 128,
+                 progress: bool = True, tiny: dict | None = None) -> None:
+        self.model = model
+        self.source = None if tiny is not None else resolve_model(model, bundled_package, bundled_path)
+        self.tiny = tiny
+        self.max_length, self.batch_size, self.eval_batch_size = max_length, batch_size, eval_batch_size
+        self.lr, self.epochs, self.min_steps = lr, epochs, min_steps
+        self.weight_decay, self.warmup_ratio = weight_decay, warmup_ratio
+        self.precision, self.accelerator, self.progress = precision, accelerator, progress
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Settings that change the trained model (for the seed-only score cache)."""
+        return {"model": self.model, "tiny": self.tiny, "max_length": self.max_length, "batch_size": self.batch_size,
+                "lr": self.lr, "epochs": self.epochs, "min_steps": self.min_steps, "wd": self.weight_decay,
+                "warmup": self.warmup_ratio, "precision": self.precision}
+
+    def _build(self):
+        if self.tiny is not None:
+            from sgen.tiny import tiny_encoder
+
+            return tiny_encoder(**self.tiny)
+        from transformers import AutoModel, AutoTokenizer
+
+        path = materialize(self.source)
+        return AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+    def train_and_evaluate(self, train: Sequence[Example], test: Sequence[Example], labels: Sequence[str],
+                           seed: int, loggers: list | None = None) -> dict[str, float]:
+        pl.seed_everything(seed, workers=True, verbose=False)
+        encoder, tokenizer = self._build()
+        label_ids = {lab: i for i, lab in enumerate(labels)}
+        collate = _Collate(tokenizer, self.max_length, label_ids)
+        module = EncoderClassifier(encoder, len(labels), self.lr, self.weight_decay, self.warmup_ratio)
+        loader = DataLoader(list(train), batch_size=self.batch_size, shuffle=True, collate_fn=collate,
+                            generator=torch.Generator().manual_seed(seed))
+        trainer = pl.Trainer(
+            max_epochs=max(self.epochs, math.ceil(self.min_steps / max(len(loader), 1))),
+            accelerator=self.accelerator, devices=1, precision=lightning_precision(self.precision),
+            logger=loggers or False, enable_checkpointing=False, enable_progress_bar=self.progress,
+            enable_model_summary=False, log_every_n_steps=5, deterministic=False,
+        )
+        t0 = time.perf_counter()
+        trainer.fit(module, loader)
+        t_train = time.perf_counter() - t0
+        final_loss = trainer.callback_metrics.get("train_loss_epoch")  # predict() resets callback_metrics
+        t0 = time.perf_counter()
+        test_loader = DataLoader(list(test), batch_size=self.eval_batch_size, collate_fn=collate)
+        preds = torch.cat(trainer.predict(module, test_loader)).tolist()
+        gold = [e.label for e in test]
+        pred = [labels[i] for i in preds]
+        return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred),
+                "train_loss_final": float(final_loss) if final_loss is not None else math.nan,
+                "train_steps": int(trainer.global_step), "seconds_train": t_train,
+                "seconds_eval": time.perf_counter() - t0}
+
+
+class _Collate:
+    def __init__(self, tokenizer, max_length: int, label_ids: dict[str, int]) -> None:
+        self.tokenizer, self.max_length, self.label_ids = tokenizer, max_length, label_ids
+
+    def __call__(self, batch: list[Example]) -> dict[str, torch.Tensor]:
+        enc = self.tokenizer([e.text for e in batch], padding=True, truncation=True, max_length=self.max_length,
+                             return_tensors="pt")
+        labels = torch.tensor([self.label_ids.get(e.label, -100) for e in batch])
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels}

@@ -1,0 +1,75 @@
+"""Classification prompts (record -> chat messages) and parsers (raw teacher text -> record or a failure status)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sgen.records import Example, Messages
+
+_PREFIX = re.compile(r"^\s*(?:here is|here's|sure|rewritten|rephrased|new|paraphrase|text|tweet|message|output)"
+                     r"[^:\n]{0,40}:\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ClassificationPrompts:
+    labels: tuple[str, ...]
+    text_kind: str = "text"
+    label_kind: str = "label"
+    min_chars: int = 3
+    max_chars: int = 400
+
+    # -- format_input: record -> prompt ------------------------------------------------------------------------
+    def label(self, text: str, exemplars: Sequence[Example]) -> Messages:
+        shots = "\n\n".join(f"{self.text_kind.capitalize()}: {e.text}\n{self.label_kind.capitalize()}: {e.label}"
+                            for e in exemplars)
+        body = (f"Classify the {self.text_kind} by its {self.label_kind}. "
+                f"Possible {self.label_kind}s: {', '.join(self.labels)}.\n\n"
+                + (f"{shots}\n\n" if shots else "")
+                + f"{self.text_kind.capitalize()}: {text}\n"
+                f"Answer with the {self.label_kind} only.")
+        return [{"role": "user", "content": body}]
+
+    def rephrase(self, example: Example) -> Messages:
+        body = (f"Rewrite this {self.text_kind} in different words. Keep its meaning and its {self.label_kind} "
+                f"({example.label}). Reply with the rewritten {self.text_kind} only.\n\n{example.text}")
+        return [{"role": "user", "content": body}]
+
+    def new_input(self, label: str, exemplars: Sequence[Example]) -> Messages:
+        shots = "\n".join(f"- {e.text}" for e in exemplars)
+        body = (f"Here are examples of {self.text_kind}s whose {self.label_kind} is {label}:\n{shots}\n\n"
+                f"Write one new, different {self.text_kind} whose {self.label_kind} is {label}. "
+                f"Reply with the {self.text_kind} only.")
+        return [{"role": "user", "content": body}]
+
+    # -- format_output: raw text -> record ---------------------------------------------------------------------
+    def parse_label(self, raw: str) -> tuple[str | None, str]:
+        """The label the text names first (case, spaces and underscores ignored)."""
+        norm = _normalise(raw)
+        if not norm:
+            return None, "empty"
+        hits = []
+        for lab in self.labels:
+            m = re.search(rf"(?<![a-z0-9]){re.escape(_normalise(lab))}(?![a-z0-9])", norm)
+            if m:
+                hits.append((m.start(), -len(lab), lab))
+        if not hits:
+            return None, "no_label"
+        return min(hits)[2], "ok"
+
+    def parse_text(self, raw: str, source: str | None = None) -> tuple[str | None, str]:
+        """The generated text without chatter or quotes; rejects empty, overlong or unchanged copies."""
+        text = raw.strip()
+        text = _PREFIX.sub("", text, count=1).strip()
+        text = text.split("\n\n")[0].strip().strip('"“”\'').strip()
+        if len(text) < self.min_chars:
+            return None, "empty"
+        if len(text) > self.max_chars:
+            return None, "too_long"
+        if source is not None and _normalise(text) == _normalise(source):
+            return None, "copy_of_source"
+        return text, "ok"
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", text.lower()).strip()

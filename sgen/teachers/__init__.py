@@ -1,0 +1,3 @@
+from sgen.teachers.base import Teacher
+
+__all__ = ["Teacher"]

@@ -1,0 +1,86 @@
+"""Experiment trackers: CSV (needs nothing) and W&B (offline without an API key; never blocks on the network)."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Tracker:
+    """Logs the config, final metrics and a sample of synthetic rows; gives Lightning a logger for training curves."""
+
+    def start(self, config: dict[str, Any], output_dir: Path) -> None:
+        self.output_dir = output_dir
+
+    def lightning_loggers(self) -> list:
+        return []
+
+    def log_metrics(self, metrics: dict[str, Any]) -> None:
+        pass
+
+    def log_rows(self, rows: list[dict[str, Any]]) -> None:
+        pass
+
+    def finish(self, failed: bool = False) -> None:
+        pass
+
+
+class CSVTracker(Tracker):
+    def lightning_loggers(self) -> list:
+        from pytorch_lightning.loggers import CSVLogger
+
+        return [CSVLogger(str(self.output_dir), name="student_logs", version="")]
+
+
+class WandbTracker(Tracker):
+    def __init__(self, project: str = "sgen", entity: str | None = None, group: str | None = None,
+                 mode: str | None = None, tags: list[str] | None = None, sample_rows: int = 50) -> None:
+        self.project, self.entity, self.group, self.tags = project, entity, group, list(tags or [])
+        self.mode = mode or os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
+        self.sample_rows = sample_rows
+        self.run = None
+
+    def start(self, config: dict[str, Any], output_dir: Path) -> None:
+        import wandb
+
+        super().start(config, output_dir)
+        self.run = wandb.init(project=self.project, entity=self.entity, group=self.group, tags=self.tags,
+                              config=config, dir=str(output_dir), mode=self.mode, reinit="finish_previous",
+                              settings=wandb.Settings(init_timeout=60, silent=True))
+        log.info("wandb run %s (%s mode)", self.run.id, self.mode)
+
+    def lightning_loggers(self) -> list:
+        from pytorch_lightning.loggers import WandbLogger
+
+        return [WandbLogger(experiment=self.run)] if self.run is not None else []
+
+    def log_metrics(self, metrics: dict[str, Any]) -> None:
+        flat = {k: v for k, v in _flatten(metrics).items() if isinstance(v, (int, float, str, bool))}
+        self.run.summary.update(flat)
+        self.run.log({k: v for k, v in flat.items() if not isinstance(v, str)})
+
+    def log_rows(self, rows: list[dict[str, Any]]) -> None:
+        import wandb
+
+        columns = ["strategy", "text", "label", "target_label", "parse_status", "kept"]
+        table = wandb.Table(columns=columns, data=[[r.get(c) for c in columns] for r in rows[: self.sample_rows]])
+        self.run.log({"synthetic_sample": table})
+
+    def finish(self, failed: bool = False) -> None:
+        if self.run is not None:
+            self.run.finish(exit_code=1 if failed else 0)
+            self.run = None
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{key}/"))
+        else:
+            out[key] = v
+    return out
