@@ -1,0 +1,65 @@
+"""Shared fixtures: offline, single-threaded, a private sgen cache, and the real Hydra config shrunk to tiny models."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ["WANDB_MODE"] = "offline"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+TINY = ["teacher=tiny", "student=tiny", "progress=false", "task.test_size=200", "task.unlabeled_size=2000"]
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Each test session gets its own sgen cache, so nothing leaks from a user's ~/.cache or between runs."""
+    monkeypatch.setenv("SGEN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "sgen-cache"))
+
+
+def run_sgen(*overrides: str, cwd: Path | None = None, check: bool = True, env: dict | None = None,
+             timeout: int = 600) -> subprocess.CompletedProcess:
+    """`python -m sgen ...` in a subprocess, as a user runs it."""
+    cmd = [sys.executable, "-m", "sgen", *overrides]
+    proc = subprocess.run(cmd, cwd=cwd or REPO, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def read_metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path):
+    """The real composed config with tiny models, for in-process runs."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from sgen.config import CONFIG_DIR
+
+    def make(*overrides: str):
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=[*TINY, f"paths.output_dir={tmp_path / 'run'}", *overrides])
+        return cfg
+
+    yield make
+    GlobalHydra.instance().clear()
