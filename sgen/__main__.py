@@ -1,4 +1,4 @@
-"""`python -m sgen`: the Hydra entry point. Returns the optimised metric so sweepers (Optuna) can use it."""
+"""`python -m sgen`: the Hydra entry point. Returns the optimised metric(s) so sweepers (Optuna) can use them."""
 from __future__ import annotations
 
 import hydra
@@ -8,11 +8,10 @@ from sgen.config import CONFIG_DIR, prepare_environment
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
-def main(cfg: DictConfig) -> float:
-    from sgen.run import run  # heavy imports after Hydra parsed the command line (fast --help and --cfg)
+def main(cfg: DictConfig) -> float | list[float]:
+    from sgen.job import run_job  # heavy imports after Hydra parsed the command line (fast --help and --cfg)
 
-    metrics = run(cfg)
-    return float(metrics[cfg.optimized_metric])
+    return run_job(cfg)
 
 
 def entry() -> None:
