@@ -110,7 +110,7 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
         seed_only = seed_only_scores(cfg, task, student, data)
     with timer.stage("train"):
         scores = student.train_and_evaluate(train, data.test, data.labels, int(cfg.seed),
-                                            loggers=tracker.lightning_loggers())
+                                            loggers=tracker.lightning_loggers(), task=task)
     timer.seconds["eval"] = scores.pop("seconds_eval")
     timer.seconds["train"] -= timer.seconds["eval"]
     scores.pop("seconds_train")
@@ -166,7 +166,7 @@ def seed_only_scores(cfg: DictConfig, task, student, data: TaskData) -> dict[str
     if path.exists():
         log.info("seed-only score from cache %s", path)
         return json.loads(path.read_text())
-    scores = student.train_and_evaluate(data.seed, data.test, data.labels, int(cfg.seed))
+    scores = student.train_and_evaluate(data.seed, data.test, data.labels, int(cfg.seed), task=task)
     result = {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{id(result)}")

@@ -53,7 +53,8 @@ class ClassifierStudent:
         return AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
     def train_and_evaluate(self, train: Sequence[Example], test: Sequence[Example], labels: Sequence[str],
-                           seed: int, loggers: list | None = None) -> dict[str, float]:
+                           seed: int, loggers: list | None = None, task=None) -> dict[str, float]:
+        """Fit a fresh model on `train`, score it on `test`. `task` is unused here: classification needs only labels."""
         pl.seed_everything(seed, workers=True, verbose=False)
         encoder, tokenizer = self._build()
         label_ids = {lab: i for i, lab in enumerate(labels)}

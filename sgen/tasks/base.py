@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from sgen.records import TaskData
+from collections.abc import Sequence
+
+from sgen.records import Example, Messages, TaskData
 
 
 class Task(ABC):
@@ -14,6 +16,11 @@ class Task(ABC):
     @abstractmethod
     def load(self, seed: int) -> TaskData:
         """Seed set, unlabeled pool and test set, deterministic in `seed`. Fails fast on impossible sizes."""
+
+    @abstractmethod
+    def sft_pairs(self, examples: Sequence[Example]) -> list[tuple[Messages, str]]:
+        """(chat prompt, target completion) pairs for supervised fine-tuning: of a generative student, or of the
+        teacher on the seed set (Kaddour & Liu). The prompt is what the model sees at inference time."""
 
     def fingerprint(self) -> dict:
         """What identifies the data a run sees (for caches keyed on the seed set)."""

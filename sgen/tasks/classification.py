@@ -43,6 +43,16 @@ class ClassificationTask(Task):
         self.few_shot = few_shot
         self.prompts: ClassificationPrompts | None = None
 
+    def sft_pairs(self, examples) -> list:
+        """Zero-shot label prompts: a fine-tuned model needs no exemplars, and shorter prompts train faster."""
+        prompts = self._prompts()
+        return [(prompts.label(e.text, []), e.label) for e in examples]
+
+    def _prompts(self) -> ClassificationPrompts:
+        if self.prompts is None:
+            raise RuntimeError(f"task {self.name!r}: call load() before asking for prompts")
+        return self.prompts
+
     def fingerprint(self) -> dict:
         return {"name": self.name, "seed_size": self.seed_size, "unlabeled_size": self.unlabeled_size,
                 "test_size": self.test_size, "test_min_confidence": self.test_min_confidence,
