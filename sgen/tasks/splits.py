@@ -9,24 +9,21 @@ from sgen.records import Example
 
 
 def allocate(counts: dict[str, int], n: int) -> dict[str, int]:
-    """Split n over labels in proportion to counts (largest remainder), at least one per label when n allows."""
+    """Split n over labels in proportion to counts (largest remainder); every label gets one when n allows."""
     total = sum(counts.values())
     if n > total:
         raise ValueError(f"cannot sample {n} examples from {total}")
     labels = sorted(counts)
-    floor = {lab: min(counts[lab], 1) if n >= len(labels) else 0 for lab in labels}
-    rest = n - sum(floor.values())
-    pool = {lab: counts[lab] - floor[lab] for lab in labels}
-    pool_total = sum(pool.values())
-    exact = {lab: rest * pool[lab] / pool_total if pool_total else 0.0 for lab in labels}
+    exact = {lab: n * counts[lab] / total for lab in labels}
     share = {lab: int(exact[lab]) for lab in labels}
-    by_remainder = sorted(labels, key=lambda lab: (-(exact[lab] - share[lab]), lab))
-    for lab in by_remainder:
-        if sum(share.values()) >= rest:
-            break
-        if share[lab] < pool[lab]:
-            share[lab] += 1
-    return {lab: floor[lab] + share[lab] for lab in labels}
+    for lab in sorted(labels, key=lambda lab: (share[lab] - exact[lab], lab))[: n - sum(share.values())]:
+        share[lab] += 1
+    if n >= len(labels):
+        for lab in labels:
+            if share[lab] == 0 and counts[lab] > 0:
+                share[max(labels, key=lambda other: (share[other], other))] -= 1
+                share[lab] = 1
+    return share
 
 
 def stratified_sample(examples: Sequence[Example], n: int, seed: int) -> list[Example]:

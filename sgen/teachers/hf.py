@@ -38,8 +38,11 @@ class HFTeacher(Teacher):
         # The cache key names the weights, not where they were found: a bundled copy equals its hub original.
         self.model_id = name or model
         self._model, self._tokenizer = prebuilt if prebuilt is not None else (None, None)
+        self._ready = False
 
     def load(self) -> None:
+        if self._ready:
+            return
         if self._model is None:
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -52,11 +55,11 @@ class HFTeacher(Teacher):
         tok.padding_side = "left"  # decoder-only generation continues from the right edge
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
+        self._ready = True
 
     @property
     def tokenizer(self):
-        if self._tokenizer is None:
-            self.load()
+        self.load()
         return self._tokenizer
 
     def render(self, prompt: Messages) -> str:
@@ -64,8 +67,7 @@ class HFTeacher(Teacher):
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[Messages], params: GenerationParams, seed: int = 0) -> list[Completion]:
-        if self._model is None:
-            self.load()
+        self.load()
         texts = [self.render(p) for p in prompts]
         lengths = [len(self._tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
         # Similar lengths share a batch: less padding, fewer wasted FLOPs.

