@@ -22,6 +22,7 @@ from sgen.outputs import write_metrics, write_synthetic
 from sgen.records import Example, GenerationParams, SyntheticRow, TaskData
 from sgen.strategies import GenerationContext
 from sgen.students.metrics import majority_baseline
+from sgen.teachers.pricing import run_cost
 from sgen.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
         "gain": {k: scores[k] - seed_only[k] for k in ("accuracy", "macro_f1")},
         "majority_baseline_accuracy": majority_baseline([e.label for e in data.seed], [e.label for e in data.test]),
         **ledger.summary(),
+        **run_cost(ledger.summary(), {"teacher": teacher, "verifier": teacher, "augmenter": augmenter}),
         "seconds": timer.seconds,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
