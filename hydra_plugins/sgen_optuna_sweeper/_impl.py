@@ -1,0 +1,175 @@
+"""The sweep loop: ask Optuna for a batch of trials, launch them as Hydra jobs, tell Optuna what they returned."""
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobReturn
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from optuna.trial import Trial, TrialState
+
+from ._results import write_results
+from ._space import SearchSpace
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("maximize", "minimize")
+SAMPLERS = ("tpe", "random", "nsga2")
+FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+
+
+def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    raise ValueError(f"hydra.sweeper.sampler.name={name!r} is unknown; valid: {list(SAMPLERS)}")
+
+
+def sqlite_url(storage: str | None, sweep_dir: Path) -> str:
+    """An SQLAlchemy URL: the given one, a plain path made into SQLite, or optuna.db in the sweep dir."""
+    if storage and "://" in storage:
+        return storage
+    path = Path(storage) if storage else sweep_dir / "optuna.db"
+    path = path.expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+class SgenOptunaSweeperImpl(Sweeper):
+    def __init__(self, study_name: str, storage: str | None, direction: Any, n_trials: int, n_jobs: int,
+                 sampler: DictConfig, params: DictConfig | None) -> None:
+        self.study_name = study_name
+        self.storage = storage
+        self.directions = _directions(direction)
+        if n_trials < 1 or n_jobs < 1:
+            raise ValueError(f"hydra.sweeper.n_trials={n_trials} and n_jobs={n_jobs} must both be >= 1")
+        self.n_trials = n_trials
+        self.n_jobs = n_jobs
+        self.sampler_name = str(sampler.get("name", "tpe"))
+        self.sampler_seed = sampler.get("seed")
+        make_sampler(self.sampler_name, self.sampler_seed)  # an unknown sampler fails now, before any job
+        self.params = OmegaConf.to_container(params, resolve=True) if params is not None else {}
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            config=config, hydra_context=hydra_context, task_function=task_function)
+        self.sweep_dir = Path(config.hydra.sweep.dir)
+
+    def sweep(self, arguments: list[str]) -> None:
+        # Everything that can be wrong with the set-up fails here, before a job (or a teacher query) runs.
+        space = SearchSpace.parse(self.params, arguments)
+        metric_names = self._metric_names()
+        self.validate_batch_is_legal([space.overrides(space.corner())])
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
+
+        study = self._load_study(metric_names)
+        done = sum(t.state in FINISHED for t in study.trials)
+        log.info("study %r in %s: %d of %d trials finished, directions %s, sampler %s", study.study_name,
+                 self.storage_url, done, self.n_trials, self.directions, self.sampler_name)
+        while done < self.n_trials:
+            trials = [study.ask(space.distributions) for _ in range(min(self.n_jobs, self.n_trials - done))]
+            self._run_batch(study, trials, space)
+            done += len(trials)
+        write_results(study, self.sweep_dir, self.storage_url)
+
+    def _load_study(self, metric_names: list[str] | None) -> optuna.Study:
+        self.storage_url = sqlite_url(self.storage, self.sweep_dir)
+        study = optuna.create_study(study_name=self.study_name, storage=self.storage_url,
+                                    directions=self.directions, load_if_exists=True)
+        stored = [d.name.lower() for d in study.directions]
+        if stored != self.directions:
+            raise ValueError(f"study {self.study_name!r} in {self.storage_url} has directions {stored}, but "
+                             f"hydra.sweeper.direction is {self.directions}; use another study_name or storage")
+        if metric_names and study.metric_names is None:
+            with warnings.catch_warnings():  # set_metric_names is marked experimental; it only labels the values
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.set_metric_names(metric_names)
+        # A seeded sampler restarted on a resumed study would replay the first trials' draws: offset the seed.
+        seed = None if self.sampler_seed is None else int(self.sampler_seed) + len(study.trials)
+        study.sampler = make_sampler(self.sampler_name, seed)
+        return study
+
+    def _metric_names(self) -> list[str] | None:
+        """The names in sgen's optimized_metric, checked against the number of directions."""
+        optimized = self.config.get("optimized_metric")
+        if optimized is None:
+            return None
+        names = list(optimized) if isinstance(optimized, (list, ListConfig)) else [optimized]
+        if len(names) != len(self.directions):
+            raise ValueError(f"optimized_metric {names} has {len(names)} objective(s) but hydra.sweeper.direction "
+                             f"{self.directions} has {len(self.directions)}; give one direction per metric")
+        return [str(n) for n in names]
+
+    def _run_batch(self, study: optuna.Study, trials: list[Trial], space: SearchSpace) -> None:
+        overrides = [space.overrides(trial.params) for trial in trials]
+        first = trials[0].number
+        if [t.number for t in trials] != list(range(first, first + len(trials))):
+            log.warning("trial numbers %s are not consecutive (another process shares the study); job dirs are "
+                        "numbered from %d", [t.number for t in trials], first)
+        try:
+            # Job number = trial number, so a resumed study never writes into an earlier trial's job dir.
+            returns = self.launcher.launch(overrides, initial_job_idx=first)
+        except BaseException:
+            for trial in trials:
+                study.tell(trial, state=TrialState.FAIL)
+            raise
+        for trial, ret in zip(trials, returns, strict=True):
+            values, reason = _objective_values(ret, len(self.directions))
+            output_dir = _output_dir(ret)
+            if output_dir:
+                trial.set_user_attr("output_dir", output_dir)
+            if values is None:
+                trial.set_user_attr("fail_reason", reason)
+                study.tell(trial, state=TrialState.FAIL)
+                log.warning("trial %d failed (%s); the study goes on", trial.number, reason)
+            else:
+                study.tell(trial, values=values)
+                log.info("trial %d: %s -> %s", trial.number, trial.params, values)
+
+
+def _directions(direction: Any) -> list[str]:
+    values = list(direction) if isinstance(direction, (list, tuple, ListConfig)) else [direction]
+    names = [str(d).lower() for d in values]
+    bad = [d for d in names if d not in DIRECTIONS]
+    if not names or bad:
+        raise ValueError(f"hydra.sweeper.direction={direction!r}: each direction must be one of {list(DIRECTIONS)}")
+    return names
+
+
+def _objective_values(ret: JobReturn, n_objectives: int) -> tuple[list[float] | None, str]:
+    """The job's objective values, or None and why the trial failed (an exception, NaN, or a wrong shape)."""
+    try:
+        value = ret.return_value
+    except Exception as exc:  # the job raised; JobReturn re-raises it here
+        return None, f"job raised {type(exc).__name__}: {exc}"
+    raw: Sequence[Any] = value if isinstance(value, (list, tuple, ListConfig)) else [value]
+    if len(raw) != n_objectives:
+        return None, f"job returned {value!r}, expected {n_objectives} objective value(s)"
+    try:
+        values = [float(v) for v in raw]
+    except (TypeError, ValueError):
+        return None, f"job returned {value!r}, which is not a number per objective"
+    if any(math.isnan(v) for v in values):
+        return None, f"job returned NaN ({value!r}); its status.json says why"
+    return values, ""
+
+
+def _output_dir(ret: JobReturn) -> str | None:
+    hydra_cfg = ret.hydra_cfg
+    if hydra_cfg is None:
+        return None
+    return str(OmegaConf.select(hydra_cfg, "hydra.runtime.output_dir", default=None) or "") or None
