@@ -1,0 +1,61 @@
+"""Everything `python -m sgen.report` writes for one sweep: tables, plots, crossovers, advice, HTML, W&B."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sgen.report.crossover import crossovers, recommend
+from sgen.report.gather import load_sweep
+from sgen.report.html import render_plots, write_report
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReportFiles:
+    """Paths of what a report wrote, plus the W&B summary run's folder when one was logged."""
+    out_dir: Path
+    runs_csv: Path
+    runs_parquet: Path
+    crossovers_csv: Path
+    recommendations_csv: Path
+    html: Path
+    plots: dict[str, Path] = field(default_factory=dict)
+    wandb_dir: Path | None = None
+
+
+def uses_wandb(df: pd.DataFrame) -> bool:
+    """True when the sweep's runs logged to W&B (logger=wandb), so the summary belongs there too."""
+    return bool("logger" in df and (df["logger"] == "WandbTracker").any())
+
+
+def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, metric: str = "accuracy",
+                 wandb: bool | None = None, title: str | None = None) -> ReportFiles:
+    """Gather a sweep and write its report to `out_dir` (default `<sweep_dir>/report`). `wandb=None` logs a
+    W&B summary run only when the runs themselves used W&B."""
+    sweep_dir = Path(sweep_dir)
+    out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    df = load_sweep(sweep_dir)
+    files = ReportFiles(out_dir=out, runs_csv=out / "runs.csv", runs_parquet=out / "runs.parquet",
+                        crossovers_csv=out / "crossovers.csv", recommendations_csv=out / "recommendations.csv",
+                        html=out / "report.html")
+    df.to_csv(files.runs_csv, index=False)
+    df.to_parquet(files.runs_parquet, index=False)
+    crossovers(df, metric).to_csv(files.crossovers_csv, index=False)
+    recommend(df, metric).to_csv(files.recommendations_csv, index=False)
+    plots = render_plots(df, metric)
+    for name, (_, png) in plots.items():
+        files.plots[name] = out / f"{name}.png"
+        files.plots[name].write_bytes(png)
+    write_report(df, files.html, metric, title or f"sgen sweep report: {sweep_dir.name}", plots,
+                 source=str(sweep_dir.resolve()))
+    log.info("report for %d jobs in %s (open %s)", len(df), out, files.html)
+    if wandb or (wandb is None and uses_wandb(df)):
+        from sgen.report.wandb_summary import log_summary
+
+        files.wandb_dir = log_summary(df, files, sweep_dir, metric)
+    return files

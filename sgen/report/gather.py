@@ -1,0 +1,151 @@
+"""Gather every job of a sweep into one table: finished runs with their metrics, failed runs with their error."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+log = logging.getLogger(__name__)
+
+# Columns every table has, in this order, whatever the jobs wrote; the metrics follow.
+ID_COLUMNS = ["job", "status", "error", "task", "method", "strategy", "verifier", "seed_size", "budget", "ratio",
+              "seed", "overrides"]
+JOB_MARKERS = ("status.json", "metrics.json", ".hydra/overrides.yaml")
+
+
+@dataclass
+class JobFiles:
+    """What one job left on disk (any of these can be missing: a job killed early has only .hydra/)."""
+    path: Path
+    status: dict[str, Any] | None
+    metrics: dict[str, Any] | None
+    config: dict[str, Any]
+    choices: dict[str, Any]
+    overrides: list[str]
+
+
+def find_job_dirs(sweep_dir: Path) -> list[Path]:
+    """Every job folder under a sweep folder (Hydra's <sweep>/<num>, nested sweeps too), in natural order."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"sweep folder {sweep_dir} does not exist")
+    found: set[Path] = set()
+    for marker in JOB_MARKERS:
+        for hit in sweep_dir.rglob(marker):
+            job = hit.parent.parent if marker.startswith(".hydra") else hit.parent
+            # W&B keeps copies of files under wandb/; a report's own output folder is not a job either.
+            if "wandb" not in job.relative_to(sweep_dir).parts:
+                found.add(job)
+    return sorted(found, key=lambda p: _natural_key(p.relative_to(sweep_dir).as_posix()))
+
+
+def _natural_key(text: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def read_job(path: Path) -> JobFiles:
+    hydra_cfg = _read_yaml(path / ".hydra" / "hydra.yaml").get("hydra", {})
+    config = _read_yaml(path / "config_resolved.yaml") or _read_yaml(path / ".hydra" / "config.yaml")
+    return JobFiles(path=path, status=_read_json(path / "status.json"), metrics=_read_json(path / "metrics.json"),
+                    config=config, choices=dict(hydra_cfg.get("runtime", {}).get("choices", {}) or {}),
+                    overrides=list(_read_yaml(path / ".hydra" / "overrides.yaml") or []))
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        log.warning("%s is not valid JSON (%s); treating it as missing", path, exc)
+        return None
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.exists():
+        return {}
+    # Hydra's own files hold no custom tags, but interpolations in unresolved configs stay as strings.
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def job_row(job: JobFiles, sweep_dir: Path) -> dict[str, Any]:
+    """One table row. A failed job gets its coordinates (strategy, budget, seed size) from its config."""
+    row: dict[str, Any] = {"job": job.path.relative_to(sweep_dir).as_posix() or ".",
+                           "overrides": " ".join(job.overrides)}
+    row.update(_status(job))
+    row.update(_coordinates(job))
+    if job.metrics:
+        row.update(flatten(job.metrics))
+        row["tokens"] = (job.metrics.get("prompt_tokens") or 0) + (job.metrics.get("completion_tokens") or 0)
+    verifier = row.get("verifier") or "none"
+    row["method"] = row.get("strategy") if verifier == "none" else f"{row.get('strategy')}+{verifier}"
+    row["wall_seconds"] = _wall_seconds(job.path)
+    cfg_logger = (job.config.get("logger") or {}).get("_target_", "")
+    row["logger"] = cfg_logger.rsplit(".", 1)[-1] if cfg_logger else None
+    return row
+
+
+def _status(job: JobFiles) -> dict[str, Any]:
+    if job.status is None:
+        # Still running, killed, or written by an older sgen: say so rather than drop the job.
+        return {"status": "ok" if job.metrics else "incomplete", "error": None}
+    status = job.status.get("status", "unknown")
+    if status == "ok" and job.metrics is None:
+        return {"status": "incomplete", "error": "status.json says ok but metrics.json is missing"}
+    return {"status": status, "error": job.status.get("error")}
+
+
+def _coordinates(job: JobFiles) -> dict[str, Any]:
+    cfg = job.config
+    task = cfg.get("task") or {}
+    budget = (cfg.get("budget") or {}).get("queries")
+    seed_size = task.get("seed_size")
+    out = {"task": task.get("name"), "strategy": job.choices.get("strategy"),
+           "verifier": job.choices.get("verifier"), "budget": budget, "seed_size": seed_size,
+           "seed": cfg.get("seed")}
+    if isinstance(budget, (int, float)) and isinstance(seed_size, (int, float)) and seed_size > 0:
+        out["ratio"] = budget / seed_size
+    return out
+
+
+def _wall_seconds(path: Path) -> float | None:
+    """Job wall time: Hydra writes .hydra/ as the job starts, and sgen writes status.json as it ends."""
+    start, end = path / ".hydra" / "overrides.yaml", path / "status.json"
+    if not (start.exists() and end.exists()):
+        return None
+    return end.stat().st_mtime - start.stat().st_mtime
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"seed_only": {"accuracy": 0.3}} -> {"seed_only.accuracy": 0.3}."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def load_sweep(sweep_dir: str | Path) -> pd.DataFrame:
+    """Every job of a sweep as one row: identity columns first (job, status, error, strategy, budget, ...),
+    then the flattened metrics (`accuracy`, `seed_only.accuracy`, `seconds.generate`, ...)."""
+    sweep_dir = Path(sweep_dir)
+    jobs = find_job_dirs(sweep_dir)
+    if not jobs:
+        raise FileNotFoundError(f"no job folders (with {' or '.join(JOB_MARKERS)}) under {sweep_dir}")
+    df = pd.DataFrame([job_row(read_job(j), sweep_dir) for j in jobs])
+    for col in ID_COLUMNS:
+        if col not in df:
+            df[col] = None
+    df = df[ID_COLUMNS + [c for c in df.columns if c not in ID_COLUMNS]]
+    counts = df["status"].value_counts().to_dict()
+    log.info("sweep %s: %d jobs %s", sweep_dir, len(df), counts)
+    return df

@@ -1,0 +1,143 @@
+"""One self-contained HTML file: plots embedded as base64 PNG, tables inline, no external JS, CSS or fonts."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from sgen.report.crossover import crossovers, recommend
+from sgen.report.plots import COST_AXES, plot_score_vs_cost, plot_score_vs_ratio
+
+RUN_COLUMNS = ["job", "status", "method", "seed_size", "budget", "ratio", "seed", "{metric}", "seed_only.{metric}",
+               "gain.{metric}", "queries_used", "queries_paid", "queries_cached", "tokens", "n_synthetic",
+               "parse_failure_rate", "wall_seconds"]
+
+REC_COLUMNS = ["task", "seed_size", "ratio", "budget", "use", "best_mean", "n", "runner_up", "runner_up_mean",
+               "margin_in_se", "seed_only"]
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "DejaVu Sans", sans-serif; margin: 2rem auto; max-width: 78rem;
+       padding: 0 1rem; color: #222; line-height: 1.4; }
+h1 { font-size: 1.6rem; margin-bottom: 0.2rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; }
+.meta { color: #666; font-size: 0.9rem; }
+.counts span { display: inline-block; margin-right: 1.2rem; font-weight: 600; }
+.failed-count { color: #b00020; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1rem; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: right; }
+th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
+tr.failed td { background: #fdecea; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9rem; }
+.scroll { overflow-x: auto; }
+ul.advice li { margin: 0.2rem 0; }
+td.text { text-align: left; }
+"""
+
+
+def render_plots(df: pd.DataFrame, metric: str = "accuracy") -> dict[str, tuple[str, bytes]]:
+    """{file stem: (caption, PNG bytes)} for every plot of the report."""
+    import matplotlib.pyplot as plt
+
+    figures = {"score_vs_ratio": (f"{metric} against budget/seed ratio, one panel per seed size; error bars are "
+                                  "one standard deviation over repeats", plot_score_vs_ratio(df, metric))}
+    for cost, label in COST_AXES.items():
+        figures[f"score_vs_{cost}"] = (f"{metric} of every finished run against {label}",
+                                       plot_score_vs_cost(df, metric, cost))
+    out = {}
+    for name, (caption, fig) in figures.items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        plt.close(fig)
+        out[name] = (caption, buf.getvalue())
+    return out
+
+
+def format_value(value) -> str:
+    """How a cell reads in the report: 4 decimals for scores, whole numbers without a decimal point."""
+    if hasattr(value, "item"):  # numpy scalars from pandas rows
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)) and float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"
+    return str(value)
+
+
+def _table(df: pd.DataFrame, row_classes: list[str] | None = None) -> str:
+    if df.empty:
+        return "<p><em>none</em></p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    classes = row_classes or [""] * len(df)
+    body = []
+    for cls, row in zip(classes, df.itertuples(index=False)):
+        # Text reads from the left, numbers line up on the right.
+        cells = "".join(f'<td class="text">{html.escape(format_value(v))}</td>' if isinstance(v, str)
+                        else f"<td>{html.escape(format_value(v))}</td>" for v in row)
+        body.append(f'<tr class="{cls}">{cells}</tr>' if cls else f"<tr>{cells}</tr>")
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+
+
+def _advice_list(recs: pd.DataFrame) -> str:
+    if recs.empty:
+        return "<p><em>No finished runs to recommend from.</em></p>"
+    items = "".join(f"<li>{html.escape(a[0].upper() + a[1:])}</li>" for a in recs["advice"])
+    return f'<ul class="advice">{items}</ul>'
+
+
+def _runs_table(df: pd.DataFrame, metric: str) -> str:
+    cols = [c.format(metric=metric) for c in RUN_COLUMNS]
+    shown = df[[c for c in cols if c in df.columns]]
+    return _table(shown, ["failed" if s != "ok" else "" for s in df["status"]])
+
+
+def report_html(df: pd.DataFrame, metric: str = "accuracy", title: str = "sgen sweep report",
+                plots: dict[str, tuple[str, bytes]] | None = None, source: str = "") -> str:
+    """The whole report as one HTML string."""
+    plots = render_plots(df, metric) if plots is None else plots
+    counts = df["status"].value_counts().to_dict()
+    failed = df[df["status"] != "ok"]
+    recs = recommend(df, metric)
+    cross = crossovers(df, metric)
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f'<p class="meta">sweep {html.escape(source)} · metric <b>{html.escape(metric)}</b> · generated '
+        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}</p>",
+        '<p class="counts">' + f"<span>{len(df)} jobs</span><span>{counts.get('ok', 0)} finished</span>"
+        + f'<span class="failed-count">{len(failed)} failed or incomplete</span></p>',
+        "<h2>Recommendation</h2>",
+        _advice_list(recs),
+        "<p>Per grid point, the method with the best mean score over repeats. <code>margin_in_se</code> is its "
+        "lead over the runner-up in standard errors (empty with one repeat).</p>",
+        _table(recs[[c for c in REC_COLUMNS if c in recs.columns]]),
+        "<h2>Crossovers</h2>",
+        "<p>Ratios where one method overtakes another, interpolated on log(ratio) between grid points.</p>",
+        _table(cross) if len(cross) else "<p><em>No method overtakes another within the grid.</em></p>",
+        "<h2>Plots</h2>",
+    ]
+    for name, (caption, png) in plots.items():
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f'<figure id="{name}"><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                     f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    parts += ["<h2>Failed and incomplete jobs</h2>",
+              _table(failed[["job", "status", "overrides", "error"]]) if len(failed) else "<p>none</p>",
+              "<h2>All runs</h2>", _runs_table(df, metric), "</body></html>"]
+    return "\n".join(parts)
+
+
+def write_report(df: pd.DataFrame, path: str | Path, metric: str = "accuracy", title: str = "sgen sweep report",
+                 plots: dict[str, tuple[str, bytes]] | None = None, source: str = "") -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report_html(df, metric, title, plots, source), encoding="utf-8")
+    return path
