@@ -7,6 +7,7 @@ import logging
 import resource
 import time
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from sgen.outputs import write_metrics, write_synthetic
 from sgen.records import Example, GenerationParams, SyntheticRow, TaskData
 from sgen.strategies import GenerationContext
 from sgen.students.metrics import majority_baseline
+from sgen.teachers.finetune import TeacherFinetune, finetune_teacher
 from sgen.teachers.pricing import run_cost
 from sgen.tracking import Tracker
 
@@ -69,6 +71,7 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
         student = instantiate(cfg.student)
         data = task.load(int(cfg.seed))
         strategy.check(data, budget, verifier)
+        teacher_finetune = TeacherFinetune.from_config(cfg.teacher.get("finetune"))
     ratio = budget / len(data.seed)
     log.info("budget %d queries / seed set %d = ratio %.2f; strategy %s, verifier %s",
              budget, len(data.seed), ratio, strategy.name, verifier.name)
@@ -80,6 +83,11 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
             teacher.load()
             if augmenter is not teacher:
                 augmenter.load()
+    # Kaddour & Liu: the teacher first learns the seed set (LoRA); the adapter is cached per seed set and teacher.
+    finetuned = None
+    if teacher_finetune is not None and budget > 0:
+        with timer.stage("finetune_teacher"):
+            finetuned = finetune_teacher(teacher, task, data.seed, teacher_finetune)
 
     ledger = QueryLedger(budget)
     journal = QueryJournal(output_dir / "queries.jsonl")
@@ -119,6 +127,7 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
     metrics = {
         "task": task.name, "strategy": strategy.name, "verifier": verifier.name, "seed": int(cfg.seed),
         "teacher": teacher.model_id, "augmenter": augmenter.model_id,
+        "teacher_finetune": asdict(finetuned) if finetuned is not None else None,
         "budget": budget, "seed_size": len(data.seed), "ratio": ratio,
         "n_seed": len(data.seed), "n_train": len(train),
         **synthetic_stats(rows, data),

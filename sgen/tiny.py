@@ -88,3 +88,17 @@ def tiny_encoder(hidden_size: int = 32, layers: int = 2, seed: int = 0):
                         num_attention_heads=4, intermediate_size=2 * hidden_size, max_position_embeddings=512,
                         pad_token_id=tokenizer.pad_token_id)
     return BertModel(config), tokenizer
+
+
+def tiny_seq2seq(hidden_size: int = 32, layers: int = 2, seed: int = 0, extra_words: tuple[str, ...] = ()):
+    """(model, tokenizer) for a random T5 encoder-decoder; the word-level tokenizer supplies pad (also the
+    decoder start token, as in T5) and eos."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    tokenizer = tiny_tokenizer("word", extra_words=tuple(extra_words))
+    torch.manual_seed(seed)
+    config = T5Config(vocab_size=len(tokenizer), d_model=hidden_size, d_kv=hidden_size // 4, d_ff=2 * hidden_size,
+                      num_layers=layers, num_decoder_layers=layers, num_heads=4, dropout_rate=0.0,
+                      pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                      decoder_start_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
+    return T5ForConditionalGeneration(config), tokenizer

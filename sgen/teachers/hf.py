@@ -62,6 +62,26 @@ class HFTeacher(Teacher):
         self.load()
         return self._tokenizer
 
+    @property
+    def model(self):
+        self.load()
+        return self._model
+
+    def set_model(self, model) -> None:
+        """Swap in other weights of the same tokenizer (e.g. the base model after a LoRA adapter was removed)."""
+        self._model = model.to(device=self.device).eval()
+
+    def attach_adapter(self, path: str, tag: str) -> None:
+        """Load a PEFT LoRA adapter and merge it, so generation runs at the base model's speed; model_id names the
+        adapter, so query-cache keys and sampling seeds differ from the base teacher's."""
+        from peft import PeftModel
+
+        self.load()
+        merged = PeftModel.from_pretrained(self._model, path).merge_and_unload()
+        self._model = merged.to(device=self.device, dtype=self.dtype).eval()
+        self.model_id = f"{self.model_id}+lora-{tag}"
+        log.info("teacher %s: adapter %s attached and merged", self.model_id, path)
+
     def render(self, prompt: Messages) -> str:
         return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
 
