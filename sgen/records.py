@@ -26,6 +26,8 @@ class TaskData:
     labels: list[str]
     # Gold labels of the unlabeled pool, never shown to the teacher: used only to report annotation accuracy.
     hidden_gold: dict[str, str] = field(default_factory=dict)
+    # "classification" (labels are class names) or "generation" (labels are full answers, `labels` is empty).
+    kind: str = "classification"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class SyntheticRow:
     queries: list[QueryRecord] = field(default_factory=list)
     verifier: dict[str, Any] = field(default_factory=dict)
     kept: bool = True
+    # Which draw of the same prompt this row is (answer augmentation asks one question k times).
+    sample_index: int = 0
 
     def to_json(self) -> dict[str, Any]:
         row = asdict(self)
