@@ -1,6 +1,7 @@
 """One experiment: seed set -> teacher queries under a budget -> synthetic set -> student -> scores on disk."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -12,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sgen.assets import cache_root
-from sgen.budget import MeteredTeacher, QueryLedger
+from sgen.budget import MeteredTeacher, QueryLedger, open_query_cache
 from sgen.budget.journal import QueryJournal
 from sgen.budget.metered import GenerationProgress
 from sgen.config import quiet_third_party_logs
@@ -48,6 +49,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     quiet_third_party_logs()
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    saved = finished_metrics(cfg, output_dir)
+    if saved is not None:  # a rerun of a sweep into the same directory skips its finished jobs
+        return saved
     tracker: Tracker = instantiate(cfg.logger)
     failed = True
     try:
@@ -90,9 +94,11 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
             finetuned = finetune_teacher(teacher, task, data.seed, teacher_finetune)
 
     ledger = QueryLedger(budget)
+    cache = open_query_cache(cfg.get("cache"), cache_root())
     journal = QueryJournal(output_dir / "queries.jsonl")
     progress = GenerationProgress(ledger, enabled=bool(cfg.progress))
-    meter = dict(ledger=ledger, progress=progress, batch_size=int(cfg.query_batch_size), journal=journal)
+    meter = dict(ledger=ledger, progress=progress, batch_size=int(cfg.query_batch_size), journal=journal,
+                 cache=cache)
     ctx = GenerationContext(
         prompts=task.prompts, data=data,
         teacher=MeteredTeacher(teacher, role="teacher", **meter),
@@ -109,6 +115,8 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
     finally:
         progress.close()
         journal.close()
+        if cache is not None:
+            cache.close()
     with timer.stage("write"):
         records = write_synthetic(rows, output_dir)
 
@@ -167,6 +175,39 @@ def synthetic_stats(rows: list[SyntheticRow], data: TaskData) -> dict[str, Any]:
         "synthetic_label_accuracy": (sum(r.label == data.hidden_gold[r.source_id] for r in graded) / len(graded)
                                      if graded else None),
     }
+
+
+# Config keys that do not change a run's results: a rerun that differs only in these is the same run.
+RESULT_NEUTRAL_KEYS = ("paths", "progress", "cache")
+
+
+def finished_metrics(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
+    """The saved metrics when output_dir already holds a successful run of this same config, else None."""
+    from sgen.job import STATUS_FILE
+
+    status, metrics, saved = (output_dir / name for name in (STATUS_FILE, "metrics.json", "config_resolved.yaml"))
+    if not (status.exists() and metrics.exists() and saved.exists()):
+        return None
+    try:
+        if json.loads(status.read_text()).get("status") != "ok":
+            return None
+        before = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
+        result = json.loads(metrics.read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read the earlier run in %s (%s): running again", output_dir, exc)
+        return None
+    # Take the neutral keys from the saved run before resolving: others interpolate them (${progress}).
+    probe = copy.deepcopy(cfg)
+    with open_dict(probe):
+        for key in RESULT_NEUTRAL_KEYS:
+            if key in before:
+                probe[key] = before[key]
+    now = OmegaConf.to_container(OmegaConf.create(OmegaConf.to_yaml(probe, resolve=True)), resolve=False)
+    if before != now:
+        log.info("%s holds a finished run of another config: running again", output_dir)
+        return None
+    log.info("skipping: %s already holds a finished run of this config; returning its metrics.json", output_dir)
+    return result
 
 
 def seed_only_scores(cfg: DictConfig, task, student, data: TaskData) -> dict[str, float]:

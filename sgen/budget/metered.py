@@ -9,9 +9,10 @@ from collections.abc import Sequence
 
 from tqdm.auto import tqdm
 
+from sgen.budget.cache import QueryCache, query_key
 from sgen.budget.journal import QueryJournal
 from sgen.budget.ledger import QueryLedger
-from sgen.records import GenerationParams, Messages, QueryRecord
+from sgen.records import Completion, GenerationParams, Messages, QueryRecord
 from sgen.teachers.base import Teacher
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,13 @@ def query_seed(model_id: str, params: GenerationParams, prompts: Sequence[Messag
 
 
 class MeteredTeacher:
-    """A teacher backend acting in one role (teacher, augmenter or verifier), booked against a shared ledger."""
+    """A teacher backend acting in one role (teacher, augmenter or verifier), booked against a shared ledger.
+
+    With a QueryCache, each chunk is looked up first: answers already stored (by this run before a crash, by another
+    job of the sweep, by an earlier sweep) are booked as cached; the rest are generated, committed to the cache, and
+    only then booked as paid. Both count against the run's budget: the budget is the experiment's design, the cache
+    only decides who pays.
+    """
 
     def __init__(
         self,
@@ -52,13 +59,17 @@ class MeteredTeacher:
         progress: GenerationProgress | None = None,
         batch_size: int = 32,
         journal: QueryJournal | None = None,
+        cache: QueryCache | None = None,
     ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"query_batch_size must be >= 1, got {batch_size}")
         self.backend = backend
         self.ledger = ledger
         self.role = role
         self.progress = progress
         self.batch_size = batch_size
         self.journal = journal
+        self.cache = cache
 
     def ask(
         self,
@@ -70,28 +81,65 @@ class MeteredTeacher:
         """Run one query per prompt. Callers plan within the budget; asking for more raises BudgetExceeded."""
         self.ledger.reserve(len(prompts))
         sample_indices = list(sample_indices) if sample_indices is not None else [0] * len(prompts)
+        if len(sample_indices) != len(prompts):
+            raise ValueError(f"{len(sample_indices)} sample indices for {len(prompts)} prompts")
         records: list[QueryRecord] = []
         for start in range(0, len(prompts), self.batch_size):
             batch = list(prompts[start : start + self.batch_size])
             samples = sample_indices[start : start + self.batch_size]
-            seed = query_seed(self.backend.model_id, params, batch, samples)
-            completions = self.backend.generate(batch, params, seed=seed)
-            booked = []
-            for prompt, completion in zip(batch, completions, strict=True):
-                record = QueryRecord(
-                    query_id=self.ledger.used,
-                    role=self.role,
-                    purpose=purpose,
-                    prompt=prompt,
-                    text=completion.text,
-                    prompt_tokens=completion.prompt_tokens,
-                    completion_tokens=completion.completion_tokens,
-                )
-                self.ledger.record(record)
-                booked.append(record)
+            completions, paid = self._answer(batch, samples, params)
+            booked = [self._book(prompt, completion, purpose, was_paid)
+                      for prompt, completion, was_paid in zip(batch, completions, paid, strict=True)]
             if self.journal is not None:
                 self.journal.append(booked)
             records.extend(booked)
             if self.progress is not None:
                 self.progress.update(len(batch), sum(c.completion_tokens for c in completions))
         return records
+
+    def _book(self, prompt: Messages, completion: Completion, purpose: str, paid: bool) -> QueryRecord:
+        record = QueryRecord(query_id=self.ledger.used, role=self.role, purpose=purpose, prompt=prompt,
+                             text=completion.text, prompt_tokens=completion.prompt_tokens,
+                             completion_tokens=completion.completion_tokens, cached=not paid)
+        self.ledger.record(record)
+        return record
+
+    def _answer(self, batch: list[Messages], samples: list[int],
+                params: GenerationParams) -> tuple[list[Completion], list[bool]]:
+        """Completions for one chunk, and for each whether this call paid for it."""
+        model_id = self.backend.model_id
+        if self.cache is None:
+            return self.backend.generate(batch, params, seed=query_seed(model_id, params, batch, samples)), \
+                [True] * len(batch)
+        keys = [query_key(model_id, params, p, s) for p, s in zip(batch, samples, strict=True)]
+        found = self.cache.get_many(keys)
+        first: dict[str, int] = {}  # a query repeated within the chunk is generated and paid once
+        for i, key in enumerate(keys):
+            first.setdefault(key, i)
+        missing = [k for k in first if k not in found]
+        generated: set[str] = set()
+        while missing:
+            mine, others = self.cache.claim(missing)
+            if mine:
+                found.update(self._generate_claimed(mine, [first[k] for k in mine], batch, samples, params))
+                generated.update(mine)
+            if others:
+                found.update(self.cache.wait(others))  # another job is generating them: wait, do not pay twice
+            missing = [k for k in missing if k not in found]
+        paid = [k in generated and first[k] == i for i, k in enumerate(keys)]
+        return [found[k] for k in keys], paid
+
+    def _generate_claimed(self, keys: list[str], idx: list[int], batch: list[Messages], samples: list[int],
+                          params: GenerationParams) -> dict[str, Completion]:
+        """Generate our claimed keys and commit them before anyone books them; on failure free the claims."""
+        model_id = self.backend.model_id
+        prompts = [batch[i] for i in idx]
+        # The seed depends on the prompts generated together, so a rerun after a crash, which finds the same chunk
+        # missing, draws exactly the samples the crashed run would have drawn.
+        seed = query_seed(model_id, params, prompts, [samples[i] for i in idx])
+        try:
+            completions = self.backend.generate(prompts, params, seed=seed)
+        except BaseException:
+            self.cache.release(keys)
+            raise
+        return self.cache.put_many(model_id, dict(zip(keys, completions, strict=True)))

@@ -1,0 +1,170 @@
+"""The query cache: keys hash what changes an answer, hits are booked as cached, and answers are stored before use."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+
+from sgen.budget import MeteredTeacher, QueryCache, QueryLedger, query_key
+from sgen.records import GenerationParams
+from sgen.teachers.hf import tiny_teacher
+from tests.budget.helpers import PARAMS, SlowTeacher, prompts
+
+
+@pytest.fixture(scope="module")
+def backend():
+    teacher = tiny_teacher(batch_size=8)
+    teacher.load()
+    return teacher
+
+
+@pytest.fixture
+def cache(tmp_path):
+    with QueryCache(tmp_path / "queries.sqlite", poll_seconds=0.01) as c:
+        yield c
+
+
+def ask(backend, cache, n, batch_size=8, offset=0, budget=None, params=PARAMS, samples=None):
+    ledger = QueryLedger(budget or n)
+    records = MeteredTeacher(backend, ledger, "teacher", batch_size=batch_size, cache=cache).ask(
+        prompts(n, offset), params, "label", samples)
+    return ledger, records
+
+
+def test_key_covers_model_params_prompt_and_sample_only():
+    p = prompts(1)[0]
+    base = query_key("m", PARAMS, p, 0)
+    assert base == query_key("m", GenerationParams(6, 1, 1), p, 0)  # 1 == 1.0 in YAML
+    changed = [query_key("m2", PARAMS, p, 0), query_key("m", replace(PARAMS, temperature=0.7), p, 0),
+               query_key("m", replace(PARAMS, max_new_tokens=7), p, 0), query_key("m", PARAMS, prompts(1, 1)[0], 0),
+               query_key("m", PARAMS, p, 1)]
+    assert len({base, *changed}) == 6
+
+
+def test_second_run_is_served_from_cache_whatever_the_batch_size(backend, cache):
+    first, paid_records = ask(backend, cache, 20, batch_size=8)
+    assert (first.summary()["queries_paid"], first.cached) == (20, 0)
+    assert cache.count() == 20
+    for batch_size in (1, 3, 64):
+        again, records = ask(backend, cache, 20, batch_size=batch_size)
+        assert (again.summary()["queries_paid"], again.cached, again.used) == (0, 20, 20)
+        assert [r.text for r in records] == [r.text for r in paid_records]
+        assert all(r.cached for r in records) and not any(r.cached for r in paid_records)
+    assert cache.count() == 20
+
+
+def test_sample_index_and_temperature_are_new_queries(backend, cache):
+    ask(backend, cache, 10)
+    resampled, _ = ask(backend, cache, 10, samples=[1] * 10)
+    hotter, _ = ask(backend, cache, 10, params=replace(PARAMS, temperature=0.7))
+    assert resampled.summary()["queries_paid"] == 10 and hotter.summary()["queries_paid"] == 10
+    assert cache.count() == 30
+
+
+def test_a_prefix_run_reuses_and_a_longer_run_pays_only_the_rest(backend, cache):
+    ask(backend, cache, 12)
+    longer, records = ask(backend, cache, 30)
+    assert (longer.summary()["queries_paid"], longer.cached) == (18, 12)
+    assert [r.cached for r in records] == [True] * 12 + [False] * 18
+    assert cache.count() == 30
+
+
+def test_repeated_query_in_one_chunk_is_paid_once(backend, cache):
+    ledger = QueryLedger(6)
+    p = prompts(3)
+    records = MeteredTeacher(backend, ledger, "teacher", batch_size=6, cache=cache).ask(p + p, PARAMS, "label")
+    assert (ledger.summary()["queries_paid"], ledger.cached, ledger.used) == (3, 3, 6)
+    assert [r.text for r in records[:3]] == [r.text for r in records[3:]]
+
+
+def test_cache_hits_still_count_against_the_budget(backend, cache):
+    ask(backend, cache, 10)
+    ledger, _ = ask(backend, cache, 10, budget=10)
+    assert ledger.remaining == 0
+    assert ledger.summary()["queries_used"] == 10
+
+
+def test_same_chunk_regenerates_identically_without_cache(backend, tmp_path):
+    """The sampling seed depends on the chunk's content, so a rerun after a crash draws the same answers."""
+    with QueryCache(tmp_path / "a.sqlite") as a, QueryCache(tmp_path / "b.sqlite") as b:
+        _, first = ask(backend, a, 16, batch_size=8)
+        _, second = ask(backend, b, 16, batch_size=8)
+    assert [r.text for r in first] == [r.text for r in second]
+    assert len({r.text for r in first}) > 1  # sampled, not one repeated string
+
+
+class _FailingTeacher(SlowTeacher):
+    def __init__(self, inner, fail_on_call: int) -> None:
+        super().__init__(inner, 0.0)
+        self.fail_on_call = fail_on_call
+
+    def generate(self, prompts, params, seed=0):
+        if len(self.calls) + 1 == self.fail_on_call:
+            raise ConnectionError("teacher went away")
+        return super().generate(prompts, params, seed)
+
+
+def test_answers_are_committed_before_booking_and_a_failure_frees_its_claims(backend, cache):
+    failing = _FailingTeacher(backend, fail_on_call=3)
+    ledger = QueryLedger(40)
+    with pytest.raises(ConnectionError):
+        MeteredTeacher(failing, ledger, "teacher", batch_size=8, cache=cache).ask(prompts(40), PARAMS, "label")
+    assert cache.count() == 16 and ledger.used == 16  # two chunks done, stored, booked
+    assert cache._connect().execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+    resumed, records = ask(backend, cache, 40)
+    assert (resumed.summary()["queries_paid"], resumed.cached) == (24, 16)
+    uninterrupted = ask(backend, QueryCache(cache.path.with_name("fresh.sqlite")), 40)[1]
+    assert [r.text for r in records] == [r.text for r in uninterrupted]
+
+
+def _claim_as(cache: QueryCache, key: str, pid: int, expires: float, host: str | None = None) -> None:
+    cache._connect().execute(
+        "INSERT OR REPLACE INTO claims (key, owner, host, pid, pid_start, expires) VALUES (?, ?, ?, ?, '', ?)",
+        (key, f"other:{pid}", host or cache.host, pid, expires))
+
+
+def test_claims_of_dead_processes_and_expired_leases_are_taken_over(cache):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        _claim_as(cache, "dead", dead.pid, time.time() + 600)
+        _claim_as(cache, "expired", live.pid, time.time() - 1)
+        _claim_as(cache, "live", live.pid, time.time() + 600)
+        _claim_as(cache, "remote", 1, time.time() + 600, host="another-node")
+        mine, others = cache.claim(["dead", "expired", "live", "remote", "new"])
+    finally:
+        live.kill()
+        live.wait()
+    assert sorted(mine) == ["dead", "expired", "new"]
+    assert sorted(others) == ["live", "remote"]
+    assert cache.stats["taken_over"] == 2
+    # Once its owner is gone (and reaped), the live claim is free too; the remote one waits for its lease.
+    assert cache.claim(["live", "remote"]) == (["live"], ["remote"])
+
+
+def test_waiting_job_gets_the_value_the_claim_owner_commits(backend, cache):
+    key = query_key(backend.model_id, PARAMS, prompts(1)[0], 0)
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from sgen.budget import QueryCache\n"
+        "from sgen.records import Completion\n"
+        f"c = QueryCache({str(cache.path)!r})\n"
+        f"assert c.claim([{key!r}]) == ([{key!r}], [])\n"
+        "print('claimed', flush=True)\n"
+        "time.sleep(1.0)\n"
+        f"c.put_many('m', {{{key!r}: Completion('from the other job', 3, 2)}})\n")],
+        stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "claimed"
+    ledger, records = ask(backend, cache, 1)
+    writer.wait(timeout=30)
+    assert records[0].text == "from the other job" and records[0].cached
+    assert ledger.summary()["queries_paid"] == 0 and cache.stats["waited"] == 1
+
+
+def test_bad_lease_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="lease_seconds must be > 0, got 0"):
+        QueryCache(tmp_path / "q.sqlite", lease_seconds=0)
