@@ -93,8 +93,7 @@ class SearchSpace:
         texts: dict[Any, str] = {}
         for element in override.sweep_iterator(transformer=Transformer.identity):
             # Optuna stores str/int/float/bool/None; anything else (a list, a dict) is stored as its override text.
-            choice = Transformer.encode(element) if element is not None else None
-            texts[choice] = Transformer.str(element)
+            texts[Transformer.encode(element)] = Transformer.str(element)
         self._choice_text[key] = texts
         return CategoricalDistribution(list(texts))
 
