@@ -30,7 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     prepare_environment()
     from sgen.report.build import build_report
 
-    files = build_report(args.sweep_dir, args.out, metric=args.metric, wandb=args.wandb, title=args.title)
+    try:
+        files = build_report(args.sweep_dir, args.out, metric=args.metric, wandb=args.wandb, title=args.title)
+    except (FileNotFoundError, KeyError) as exc:  # a wrong path or metric name: say which, without a traceback
+        logging.getLogger("sgen.report").error("%s", exc.args[0] if exc.args else exc)
+        return 2
     logging.getLogger("sgen.report").info("wrote %s, %s, %s and %d plots", files.html, files.runs_csv,
                                           files.runs_parquet, len(files.plots))
     return 0

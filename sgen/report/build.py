@@ -10,6 +10,7 @@ import pandas as pd
 from sgen.report.crossover import crossovers, recommend
 from sgen.report.gather import load_sweep
 from sgen.report.html import render_plots, write_report
+from sgen.report.summary import finished
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,11 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, metri
     """Gather a sweep and write its report to `out_dir` (default `<sweep_dir>/report`). `wandb=None` logs a
     W&B summary run only when the runs themselves used W&B."""
     sweep_dir = Path(sweep_dir)
+    # Check the sweep path and the metric first: a typo must not leave a half-written report folder behind.
+    df = load_sweep(sweep_dir)
+    finished(df, metric)
     out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
-    df = load_sweep(sweep_dir)
     files = ReportFiles(out_dir=out, runs_csv=out / "runs.csv", runs_parquet=out / "runs.parquet",
                         crossovers_csv=out / "crossovers.csv", recommendations_csv=out / "recommendations.csv",
                         html=out / "report.html")
