@@ -1,0 +1,100 @@
+"""Teacher fine-tuning on the seed set (Kaddour & Liu): settings, the adapter cache, and the run end to end."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sgen.records import GenerationParams
+from sgen.teachers.finetune import TeacherFinetune, adapter_key, finetune_teacher
+from sgen.teachers.hf import tiny_teacher
+from tests.conftest import read_jsonl, read_metrics, run_sgen
+
+# Strong enough that a tiny random teacher learns the digit sums (its output layer needs the adapter too).
+STRONG = {"method": "lora", "r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["q_proj", "v_proj", "lm_head"],
+          "epochs": 80, "batch_size": 12, "lr": 2e-2, "precision": "32-true"}
+
+
+def test_settings_from_config():
+    assert TeacherFinetune.from_config(None) is None
+    assert TeacherFinetune.from_config("none") is None
+    assert TeacherFinetune.from_config("lora") == TeacherFinetune()
+    custom = TeacherFinetune.from_config({"method": "lora", "r": 4, "target_modules": ["q_proj"]})
+    assert (custom.r, custom.target_modules, custom.lora.r) == (4, ("q_proj",), 4)
+    with pytest.raises(ValueError, match="valid: lora"):
+        TeacherFinetune.from_config("prefix")
+    with pytest.raises(ValueError, match="rank"):
+        TeacherFinetune.from_config({"rank": 8})
+
+
+def test_adapter_key_follows_teacher_seed_set_task_and_settings():
+    base = adapter_key("m", ["a", "b"], {"name": "t"}, TeacherFinetune())
+    assert base == adapter_key("m", ["b", "a"], {"name": "t"}, TeacherFinetune())  # order of the seed set is moot
+    others = [adapter_key("m2", ["a", "b"], {"name": "t"}, TeacherFinetune()),
+              adapter_key("m", ["a", "c"], {"name": "t"}, TeacherFinetune()),
+              adapter_key("m", ["a", "b"], {"name": "u"}, TeacherFinetune()),
+              adapter_key("m", ["a", "b"], {"name": "t"}, TeacherFinetune(r=4))]
+    assert len({base, *others}) == 5
+
+
+def _greedy_accuracy(teacher, task, examples) -> float:
+    prompts = [p for p, _ in task.sft_pairs(examples)]
+    answers = teacher.generate(prompts, GenerationParams(max_new_tokens=4, temperature=0.0))
+    return sum(task.score(a.text, e.label) for a, e in zip(answers, examples, strict=True)) / len(examples)
+
+
+def test_finetuned_teacher_learns_the_seed_set_and_a_second_teacher_reuses_the_adapter(digit_task, digit_data):
+    settings = TeacherFinetune.from_config(STRONG)
+    teacher = tiny_teacher(batch_size=8)
+    base_id = teacher.model_id
+    before = _greedy_accuracy(teacher, digit_task, digit_data.seed)
+
+    report = finetune_teacher(teacher, digit_task, digit_data.seed, settings)
+
+    assert report.trained and report.train_steps == 80 and report.n_pairs == len(digit_data.seed)
+    assert report.train_loss_final < 0.5 * report.train_loss_first
+    assert (Path(report.adapter_dir) / "adapter_config.json").exists()
+    assert teacher.model_id == f"{base_id}+lora-{report.adapter_key}"
+    after = _greedy_accuracy(teacher, digit_task, digit_data.seed)
+    assert after >= 0.75 > before, (before, after)
+
+    again = tiny_teacher(batch_size=8)
+    reused = finetune_teacher(again, digit_task, digit_data.seed, settings)
+    assert not reused.trained and reused.train_steps == 0 and reused.adapter_key == report.adapter_key
+    assert again.model_id == teacher.model_id
+    prompts = [p for p, _ in digit_task.sft_pairs(digit_data.seed + digit_data.test)]
+    params = GenerationParams(max_new_tokens=4, temperature=0.0)
+    assert [c.text for c in again.generate(prompts, params)] == [c.text for c in teacher.generate(prompts, params)]
+
+
+def test_teacher_without_weights_is_refused_before_any_query(digit_task, digit_data):
+    class RemoteTeacher:
+        model_id = "remote"
+
+    with pytest.raises(ValueError, match="HFTeacher"):
+        finetune_teacher(RemoteTeacher(), digit_task, digit_data.seed, TeacherFinetune())
+
+
+def test_finetune_then_generate_end_to_end_and_the_second_run_reuses_the_adapter(tmp_path):
+    """`python -m sgen teacher=tiny teacher.finetune=lora student=sft_tiny`: a classification task (label prompts ->
+    label), the fine-tuned teacher generates, the generative student trains; the second run loads the adapter."""
+    env = {"SGEN_CACHE_DIR": str(tmp_path / "cache")}
+    common = ["teacher=tiny", "teacher.finetune=lora", "student=sft_tiny", "budget=100q", "budget.queries=60", "progress=false",
+              "task.test_size=60", "task.unlabeled_size=300", "task.seed_size=30"]
+    runs = []
+    for i in (1, 2):
+        run_sgen(*common, f"hydra.run.dir={tmp_path / f'run{i}'}", env=env)
+        runs.append(read_metrics(tmp_path / f"run{i}"))
+    first, second = runs
+    ft1, ft2 = first["teacher_finetune"], second["teacher_finetune"]
+    assert ft1["trained"] is True and ft1["n_pairs"] == 30 and ft1["train_steps"] > 0
+    assert ft2["trained"] is False and ft2["train_steps"] == 0 and ft2["adapter_key"] == ft1["adapter_key"]
+    adapters = list((tmp_path / "cache" / "teacher_adapters").iterdir())
+    assert [a.name for a in adapters] == [ft1["adapter_key"]]
+    assert first["teacher"].endswith(f"+lora-{ft1['adapter_key']}") and second["teacher"] == first["teacher"]
+    assert "finetune_teacher" in first["seconds"] and "finetune_teacher" in second["seconds"]
+    # The fine-tuned teacher really answered the queries, and the generative student was scored.
+    queries = read_jsonl(tmp_path / "run1" / "queries.jsonl")
+    assert first["queries_used"] == 60 and len(queries) == 60
+    for m in runs:
+        assert 0.0 <= m["accuracy"] <= 1.0 and "macro_f1" in m and m["train_steps"] > 0
