@@ -21,9 +21,9 @@ from sgen.budget.journal import QueryJournal
 from sgen.budget.metered import GenerationProgress
 from sgen.config import quiet_third_party_logs
 from sgen.outputs import write_metrics, write_synthetic
-from sgen.records import Example, GenerationParams, SyntheticRow, TaskData
+from sgen.records import GenerationParams, TaskData
 from sgen.strategies import GenerationContext
-from sgen.students.metrics import majority_baseline
+from sgen.synthetic_stats import baseline_metrics, compared, synthetic_examples, synthetic_stats
 from sgen.teachers.finetune import TeacherFinetune, finetune_teacher
 from sgen.teachers.pricing import run_cost
 from sgen.tracking import Tracker
@@ -105,8 +105,9 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
         augmenter=MeteredTeacher(augmenter, role="augmenter", **meter),
         verifier_client=MeteredTeacher(teacher, role="verifier", **meter),
         ledger=ledger, seed=int(cfg.seed), few_shot=task.few_shot,
-        label_params=GenerationParams(**cfg.teacher.label_generation),
-        text_params=GenerationParams(**cfg.teacher.text_generation),
+        # A generation task lays its own answer / question settings over the teacher's (CoT needs more tokens).
+        label_params=GenerationParams(**{**cfg.teacher.label_generation, **getattr(task, "answer_generation", {})}),
+        text_params=GenerationParams(**{**cfg.teacher.text_generation, **getattr(task, "question_generation", {})}),
         round_size=int(cfg.round_size),
     )
     try:
@@ -120,7 +121,7 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
     with timer.stage("write"):
         records = write_synthetic(rows, output_dir)
 
-    train = list(data.seed) + synthetic_examples(rows, data.labels)
+    train = list(data.seed) + synthetic_examples(rows, data)
     if len(train) == len(data.seed):
         log.warning("no usable synthetic rows (%d generated): training the student on the seed set only", len(rows))
     with timer.stage("train_seed_only"):
@@ -138,11 +139,11 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
         "teacher_finetune": asdict(finetuned) if finetuned is not None else None,
         "budget": budget, "seed_size": len(data.seed), "ratio": ratio,
         "n_seed": len(data.seed), "n_train": len(train),
-        **synthetic_stats(rows, data),
+        **synthetic_stats(rows, data, task),
         **scores,
         "seed_only": seed_only,
-        "gain": {k: scores[k] - seed_only[k] for k in ("accuracy", "macro_f1")},
-        "majority_baseline_accuracy": majority_baseline([e.label for e in data.seed], [e.label for e in data.test]),
+        "gain": {k: v - seed_only[k] for k, v in compared(scores).items() if k in seed_only},
+        **baseline_metrics(data, task),
         **ledger.summary(),
         **run_cost(ledger.summary(), {"teacher": teacher, "verifier": teacher, "augmenter": augmenter}),
         "seconds": timer.seconds,
@@ -151,30 +152,11 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
     write_metrics(metrics, output_dir)
     tracker.log_metrics(metrics)
     tracker.log_rows(records)
-    log.info("accuracy %.4f (seed only %.4f, gain %+.4f), macro-F1 %.4f; %d synthetic rows kept of %d; "
+    log.info("accuracy %.4f (seed only %.4f, gain %+.4f), macro-F1 %s; %d synthetic rows kept of %d; "
              "%d/%d queries; metrics in %s", scores["accuracy"], seed_only["accuracy"], metrics["gain"]["accuracy"],
-             scores["macro_f1"], metrics["n_synthetic"], len(rows), ledger.used, budget, output_dir / "metrics.json")
+             scores.get("macro_f1"), metrics["n_synthetic"], len(rows), ledger.used, budget,
+             output_dir / "metrics.json")
     return metrics
-
-
-def synthetic_examples(rows: list[SyntheticRow], labels: list[str]) -> list[Example]:
-    valid = set(labels)
-    return [Example(f"synthetic-{i}", r.text, r.label) for i, r in enumerate(rows) if r.kept and r.label in valid]
-
-
-def synthetic_stats(rows: list[SyntheticRow], data: TaskData) -> dict[str, Any]:
-    kept = [r for r in rows if r.kept and r.label in set(data.labels)]
-    failed = sum(r.parse_status != "ok" for r in rows)
-    graded = [r for r in kept if r.source_id in data.hidden_gold]
-    return {
-        "n_synthetic": len(kept),
-        "n_synthetic_generated": len(rows),
-        "parse_failure_rate": failed / len(rows) if rows else 0.0,
-        "verifier_drop_rate": sum(r.parse_status == "ok" and not r.kept for r in rows) / len(rows) if rows else 0.0,
-        # Only annotation rows have a hidden gold label; elsewhere the teacher's label quality is unknown.
-        "synthetic_label_accuracy": (sum(r.label == data.hidden_gold[r.source_id] for r in graded) / len(graded)
-                                     if graded else None),
-    }
 
 
 # Config keys that do not change a run's results: a rerun that differs only in these is the same run.
@@ -219,7 +201,7 @@ def seed_only_scores(cfg: DictConfig, task, student, data: TaskData) -> dict[str
         log.info("seed-only score from cache %s", path)
         return json.loads(path.read_text())
     scores = student.train_and_evaluate(data.seed, data.test, data.labels, int(cfg.seed), task=task)
-    result = {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
+    result = compared(scores)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{id(result)}")
     tmp.write_text(json.dumps(result))

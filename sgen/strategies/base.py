@@ -1,5 +1,9 @@
 """A strategy decides which synthetic items to create and spends its share of the budget creating them.
 
+One strategy name is one concept (answer augmentation, rephrase, new question, annotate) for every kind of task;
+how the items are made differs by task kind, so a strategy holds one Flow per kind and runs the one that fits the
+task's data.
+
 Items are planned in a fixed order, round by round, and a round never plans more items than the remaining budget
 pays for at full cost (generation + labeling + verification). Items that fail early (an unparsable rewrite) leave
 their later queries unspent, and the next round uses them.
@@ -8,18 +12,26 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sgen.budget import BudgetScope, MeteredTeacher, QueryLedger
 from sgen.records import Example, GenerationParams, Messages, SyntheticRow, TaskData
-from sgen.tasks.prompts import ClassificationPrompts
+
+KINDS = ("classification", "generation")
 
 
 @dataclass
 class GenerationContext:
-    """Everything a strategy needs, passed forward; strategies never reach back into the run."""
+    """Everything a strategy needs, passed forward; strategies never reach back into the run.
 
-    prompts: ClassificationPrompts
+    For classification `label_params` are the labeling settings and `prompts` a ClassificationPrompts; for generation
+    `label_params` are the teacher's answer settings, `text_params` the augmenter's question settings and `prompts`
+    a MathPrompts.
+    """
+
+    prompts: Any
     data: TaskData
     teacher: MeteredTeacher
     augmenter: MeteredTeacher
@@ -31,44 +43,75 @@ class GenerationContext:
     text_params: GenerationParams
     round_size: int = 256
 
-    def exemplars(self, key: str, label: str | None = None) -> list[Example]:
-        """Few-shot seed examples, chosen deterministically per item."""
-        pool = [e for e in self.data.seed if label is None or e.label == label]
+    @property
+    def kind(self) -> str:
+        return self.data.kind
+
+    def exemplars(self, key: str, label: str | None = None, exclude: str | None = None) -> list[Example]:
+        """Few-shot seed examples, chosen deterministically per item; `exclude` keeps a question out of its own shots."""
+        pool = [e for e in self.data.seed if (label is None or e.label == label) and e.id != exclude]
         rng = random.Random(f"{self.seed}:{key}")
         return rng.sample(pool, min(self.few_shot, len(pool)))
 
     def label_prompt(self, text: str, key: str) -> Messages:
         return self.prompts.label(text, self.exemplars(f"label:{key}"))
 
+    def answer_prompt(self, question: str, key: str, exclude: str | None = None) -> Messages:
+        """The teacher's prompt for a math question; the same key gives the same prompt (and the same cache key)."""
+        return self.prompts.answer(question, self.exemplars(f"answer:{key}", exclude=exclude))
 
-class Strategy(ABC):
-    name: str
-    #: Teacher queries one item costs before verification.
+
+class Flow(ABC):
+    """How one strategy makes its items for one kind of task."""
+
+    #: Teacher and augmenter queries one item costs before verification.
     base_cost: int = 1
     #: Whether the item's label comes from a teacher query (the verifier then adds k-1, not k, samples).
     labeled_by_teacher: bool = True
-
-    def cost_per_item(self, verifier) -> int:
-        return self.base_cost + verifier.extra_queries(self.labeled_by_teacher)
 
     def capacity(self, data: TaskData) -> int | None:
         """How many items the task's pools allow; None when unbounded."""
         return None
 
+    @abstractmethod
+    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
+        """Create the given items (indices into the flow's fixed item order)."""
+
+
+class Strategy(ABC):
+    name: str
+
+    @abstractmethod
+    def flows(self) -> Mapping[str, Flow]:
+        """The flow for each task kind this strategy supports."""
+
+    def flow(self, kind: str) -> Flow:
+        flows = self.flows()
+        if kind not in flows:
+            raise ValueError(f"strategy {self.name} does not support {kind} tasks; it supports {sorted(flows)}")
+        return flows[kind]
+
+    def cost_per_item(self, verifier, kind: str = "classification") -> int:
+        flow = self.flow(kind)
+        return flow.base_cost + verifier.extra_queries(flow.labeled_by_teacher)
+
     def check(self, data: TaskData, budget: int, verifier) -> None:
-        """Fail before any query when the budget asks for more than the pools hold."""
-        wanted = budget // self.cost_per_item(verifier)
-        cap = self.capacity(data)
+        """Fail before any query: an unsupported task kind or verifier, or a budget larger than the pools hold."""
+        verifier.check(self.name, data.kind)
+        cost = self.cost_per_item(verifier, data.kind)
+        wanted = budget // cost
+        cap = self.flow(data.kind).capacity(data)
         if cap is not None and wanted > cap:
             raise ValueError(
-                f"strategy {self.name} with budget {budget} would create {wanted} items at "
-                f"{self.cost_per_item(verifier)} queries each, but the pool holds only {cap}; lower the budget to "
-                f"at most {cap * self.cost_per_item(verifier)} or raise task.unlabeled_size")
+                f"strategy {self.name} with budget {budget} would create {wanted} items at {cost} queries each, "
+                f"but the pool holds only {cap}; lower the budget to at most {cap * cost} or enlarge the pool "
+                f"(task.unlabeled_size, task.seed_size or the strategy's answers_per_question)")
 
     def generate(self, ctx: GenerationContext, verifier, budget: int) -> list[SyntheticRow]:
+        flow = self.flow(ctx.kind)
         scope = BudgetScope(ctx.ledger, budget)
-        cost = self.cost_per_item(verifier)
-        cap = self.capacity(ctx.data)
+        cost = self.cost_per_item(verifier, ctx.kind)
+        cap = flow.capacity(ctx.data)
         rows: list[SyntheticRow] = []
         next_item = 0
         while True:
@@ -77,14 +120,12 @@ class Strategy(ABC):
                 n = min(n, cap - next_item)
             if n <= 0:
                 return rows
-            new_rows = self.run_round(ctx, range(next_item, next_item + n))
+            new_rows = flow.run_round(ctx, range(next_item, next_item + n))
+            for row in new_rows:
+                row.strategy = self.name  # an alias (annotate) names itself, not the flow it shares
             verifier.verify(new_rows, ctx)
             rows.extend(new_rows)
             next_item += n
-
-    @abstractmethod
-    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
-        """Create the given items (indices into the strategy's fixed item order)."""
 
 
 def label_rows(ctx: GenerationContext, rows: list[SyntheticRow], keys: list[str]) -> None:

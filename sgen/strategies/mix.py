@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sgen.records import SyntheticRow, TaskData
-from sgen.strategies.base import GenerationContext, Strategy
+from sgen.strategies.base import Flow, GenerationContext, Strategy
 
 
 def split_budget(budget: int, weights: Mapping[str, float]) -> dict[str, int]:
@@ -43,5 +43,5 @@ class Mix(Strategy):
             carry = share + carry - (ctx.ledger.used - start)
         return rows
 
-    def run_round(self, ctx, items):  # pragma: no cover - Mix delegates whole budgets, never rounds
-        raise NotImplementedError
+    def flows(self) -> Mapping[str, Flow]:  # pragma: no cover - Mix delegates whole budgets, never rounds
+        raise NotImplementedError("mix delegates whole budgets to its components")

@@ -15,6 +15,9 @@ class Verifier(ABC):
     def verify(self, rows, ctx) -> None:
         """Update rows in place: label, kept, and a `verifier` note explaining the decision."""
 
+    def check(self, strategy: str, kind: str) -> None:  # noqa: B027 - optional hook
+        """Fail before any query when this verifier cannot check rows of `strategy` on a `kind` task."""
+
 
 class NoVerifier(Verifier):
     name = "none"

@@ -1,10 +1,24 @@
-"""Majority vote (self-consistency): k label samples per item, keep the label most of them agree on."""
+"""Majority vote (self-consistency): k samples per item, keep the answer most of them agree on.
+
+Classification votes on the label; generation votes on the final number of each chain-of-thought answer and keeps
+one answer that reaches the winning number (the teacher's own when it does).
+"""
 from __future__ import annotations
 
 from collections import Counter
 
-from sgen.records import GenerationParams
+from sgen.records import GenerationParams, Messages, SyntheticRow
+from sgen.tasks.math_answers import extract_answer
 from sgen.verifiers.base import Verifier
+
+# Purposes of the query whose answer is the row's label: the teacher labeled (classification) or answered it.
+LABEL_PURPOSES = ("label", "answer")
+
+
+def vote_samples(row: SyntheticRow, n: int, k: int) -> list[int]:
+    """Sample indices for a row's votes: negative, so a vote never repeats a draw a strategy made of the same
+    prompt (answer augmentation asks one question with indices 0, 1, 2, ...), and disjoint between rows."""
+    return [-(row.sample_index * k + j) for j in range(1, n + 1)]
 
 
 class MajorityVerifier(Verifier):
@@ -30,23 +44,45 @@ class MajorityVerifier(Verifier):
             return
         params = GenerationParams(ctx.label_params.max_new_tokens, self.temperature, ctx.label_params.top_p)
         prompts, samples, owners = [], [], []
-        votes: list[list[str | None]] = []
+        ballots: list[list[tuple[str | None, str | None]]] = []  # per row: (vote key, the label it stands for)
         for idx, row in enumerate(todo):
-            label_query = next((q for q in row.queries if q.purpose == "label"), None)
-            prompt = label_query.prompt if label_query else ctx.label_prompt(row.text, f"verify:{row.source_id}")
+            label_query = next((q for q in row.queries if q.purpose in LABEL_PURPOSES), None)
+            prompt = label_query.prompt if label_query else self._prompt(row, ctx)
             n = self.extra_queries(label_query is not None)
             prompts += [prompt] * n
-            samples += list(range(1, n + 1))
+            samples += vote_samples(row, n, self.k)
             owners += [idx] * n
-            votes.append([row.label] if label_query else [])
+            ballots.append([(self._key(row.label, ctx), row.label)] if label_query else [])
         for owner, query in zip(owners, ctx.verifier_client.ask(prompts, params, "vote", samples), strict=True):
             todo[owner].queries.append(query)
-            votes[owner].append(ctx.prompts.parse_label(query.text)[0])
-        for row, row_votes in zip(todo, votes, strict=True):
-            counts = Counter(v for v in row_votes if v is not None)
-            winner, n_win = counts.most_common(1)[0] if counts else (None, 0)
-            share = n_win / self.k
-            row.verifier = {"name": self.name, "votes": row_votes, "agreement": share}
-            row.kept = winner is not None and share > self.min_agreement
-            if row.kept:
-                row.label = winner
+            ballots[owner].append(self._parse(query.text, ctx))
+        for row, ballot in zip(todo, ballots, strict=True):
+            self._decide(row, ballot)
+
+    def _decide(self, row: SyntheticRow, ballot: list[tuple[str | None, str | None]]) -> None:
+        counts = Counter(key for key, _ in ballot if key is not None)
+        winner, n_win = counts.most_common(1)[0] if counts else (None, 0)
+        share = n_win / self.k
+        row.verifier = {"name": self.name, "votes": [key for key, _ in ballot], "agreement": share}
+        row.kept = winner is not None and share > self.min_agreement
+        if row.kept:
+            # The first ballot that reaches the winner: the row's own answer when it agrees with the majority.
+            row.label = next(label for key, label in ballot if key == winner)
+
+    @staticmethod
+    def _prompt(row: SyntheticRow, ctx) -> Messages:
+        if ctx.kind == "generation":
+            return ctx.answer_prompt(row.text, f"verify:{row.source_id}")
+        return ctx.label_prompt(row.text, f"verify:{row.source_id}")
+
+    @staticmethod
+    def _key(label: str | None, ctx) -> str | None:
+        return extract_answer(label) if ctx.kind == "generation" else label
+
+    @staticmethod
+    def _parse(text: str, ctx) -> tuple[str | None, str | None]:
+        if ctx.kind == "generation":
+            label = ctx.prompts.parse_answer(text)[0]
+            return extract_answer(label), label
+        label = ctx.prompts.parse_label(text)[0]
+        return label, label

@@ -1,0 +1,122 @@
+"""Flows for generation tasks (question -> chain-of-thought answer), as Chan et al. (2024) define the strategies.
+
+Item i of a seed-set flow belongs to seed question i mod n, draw i div n: the first pass over the seed set is
+draw 0, the next draw 1, and so on, so every item has its own cache key and a rerun draws the same samples.
+Every row keeps all its queries (augmenter and teacher) and its raw text when a parse fails.
+"""
+from __future__ import annotations
+
+from sgen.records import Example, GenerationParams, SyntheticRow, TaskData
+from sgen.strategies.base import Flow, GenerationContext
+from sgen.tasks.math_answers import extract_answer
+
+
+def answer_rows(ctx: GenerationContext, rows: list[SyntheticRow], keys: list[str],
+                exclude: list[str | None]) -> None:
+    """The teacher answers each row's question (1 query each); label = parsed solution ending in `#### N`."""
+    if not rows:
+        return
+    prompts = [ctx.answer_prompt(r.text, k, x) for r, k, x in zip(rows, keys, exclude, strict=True)]
+    samples = [r.sample_index for r in rows]
+    for row, query in zip(rows, ctx.teacher.ask(prompts, ctx.label_params, "answer", samples), strict=True):
+        row.queries.append(query)
+        row.label, row.parse_status = ctx.prompts.parse_answer(query.text)
+        row.kept = row.label is not None
+
+
+def _seed_items(data: TaskData, items: range) -> list[tuple[Example, int]]:
+    seed = data.seed
+    return [(seed[i % len(seed)], i // len(seed)) for i in items]
+
+
+class AnswerAugmentation(Flow):
+    """new_answer: the teacher answers a seed question again, with temperature (1 query per row)."""
+
+    def __init__(self, answers_per_question: int | None = None) -> None:
+        if answers_per_question is not None and answers_per_question < 1:
+            raise ValueError(f"strategy.answers_per_question must be >= 1 or null, got {answers_per_question}")
+        self.answers_per_question = answers_per_question
+
+    def capacity(self, data: TaskData) -> int | None:
+        return None if self.answers_per_question is None else self.answers_per_question * len(data.seed)
+
+    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
+        rows = [SyntheticRow(text=q.text, label=None, strategy="new_answer", parse_status="pending", source_id=q.id,
+                             target_label=extract_answer(q.label), sample_index=s)
+                for q, s in _seed_items(ctx.data, items)]
+        # One prompt per question (its key is the question id): the draw index alone tells the k answers apart.
+        answer_rows(ctx, rows, [r.source_id for r in rows], [r.source_id for r in rows])
+        return rows
+
+
+class AnswerPool(Flow):
+    """annotate: the teacher answers each unlabeled pool question once (1 query per row)."""
+
+    def capacity(self, data: TaskData) -> int:
+        return len(data.unlabeled)
+
+    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
+        pool = [ctx.data.unlabeled[i] for i in items]
+        rows = [SyntheticRow(text=q.text, label=None, strategy="annotate", parse_status="pending", source_id=q.id)
+                for q in pool]
+        answer_rows(ctx, rows, [q.id for q in pool], [None] * len(pool))
+        return rows
+
+
+class RephraseQuestions(Flow):
+    """rephrase: the augmenter rewrites a seed question (same meaning and answer); the teacher answers it."""
+
+    base_cost = 2  # rewrite + answer
+
+    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
+        sources = _seed_items(ctx.data, items)
+        prompts = [ctx.prompts.rephrase(q) for q, _ in sources]
+        queries = ctx.augmenter.ask(prompts, ctx.text_params, "rephrase", [s for _, s in sources])
+        rows = []
+        for (source, sample), query in zip(sources, queries, strict=True):
+            text, status = ctx.prompts.parse_question(query.text, source.text)
+            # The seed's gold number is the answer a faithful rewrite keeps: a target, never shown to the teacher.
+            rows.append(SyntheticRow(text=text or query.text, label=None, strategy="rephrase", parse_status=status,
+                                     source_id=source.id, target_label=extract_answer(source.label),
+                                     queries=[query], kept=text is not None, sample_index=sample))
+        ok = [r for r in rows if r.kept]
+        answer_rows(ctx, ok, [f"{r.source_id}:rephrase:{r.sample_index}" for r in ok], [r.source_id for r in ok])
+        return rows
+
+
+class NewQuestions(Flow):
+    """new_question: the augmenter writes a new question from a seed question (a different answer), optionally
+    checks it is well formed and answerable (one more augmenter query), and the teacher answers it."""
+
+    def __init__(self, check_answerable: bool = False) -> None:
+        self.check_answerable = check_answerable
+        self.base_cost = 3 if check_answerable else 2
+
+    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
+        sources = _seed_items(ctx.data, items)
+        prompts = [ctx.prompts.new_question(q) for q, _ in sources]
+        queries = ctx.augmenter.ask(prompts, ctx.text_params, "new_question", [s for _, s in sources])
+        rows = []
+        for (source, sample), query in zip(sources, queries, strict=True):
+            text, status = ctx.prompts.parse_question(query.text, source.text)
+            rows.append(SyntheticRow(text=text or query.text, label=None, strategy="new_question",
+                                     parse_status=status, source_id=source.id, queries=[query],
+                                     kept=text is not None, sample_index=sample))
+        if self.check_answerable:
+            self._check(ctx, [r for r in rows if r.kept])
+        ok = [r for r in rows if r.kept]
+        answer_rows(ctx, ok, [f"{r.source_id}:new:{r.sample_index}" for r in ok], [r.source_id for r in ok])
+        return rows
+
+    def _check(self, ctx: GenerationContext, rows: list[SyntheticRow]) -> None:
+        """Greedy yes/no from the augmenter; a 'no' or no verdict drops the row before the teacher pays for it."""
+        if not rows:
+            return
+        params = GenerationParams(max_new_tokens=8, temperature=0.0, top_p=1.0)
+        queries = ctx.augmenter.ask([ctx.prompts.check_question(r.text) for r in rows], params, "check_question")
+        for row, query in zip(rows, queries, strict=True):
+            row.queries.append(query)
+            verdict, status = ctx.prompts.parse_check(query.text)
+            if verdict is not True:
+                row.kept = False
+                row.parse_status = "unanswerable" if verdict is False else status
