@@ -149,3 +149,13 @@ def load_sweep(sweep_dir: str | Path) -> pd.DataFrame:
     counts = df["status"].value_counts().to_dict()
     log.info("sweep %s: %d jobs %s", sweep_dir, len(df), counts)
     return df
+
+
+def latest_sweep(root: str | Path = "multirun") -> Path:
+    """The most recently started sweep under `root` (a folder holding Hydra's multirun.yaml)."""
+    root = Path(root)
+    sweeps = sorted(root.rglob("multirun.yaml"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
+    if not sweeps:
+        raise FileNotFoundError(f"no sweep (multirun.yaml) under {root.resolve()}; run one first, e.g. "
+                                "`python -m sgen -m experiment=ratio_grid_tiny`, or name the sweep folder")
+    return sweeps[-1].parent

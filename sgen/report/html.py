@@ -29,7 +29,7 @@ h1 { font-size: 1.6rem; margin-bottom: 0.2rem; } h2 { margin-top: 2rem; border-b
 .failed-count { color: #b00020; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: right; }
-th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
+th { background: #f4f4f4; text-align: left; } td:first-child, th:first-child { text-align: left; }
 tr.failed td { background: #fdecea; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9rem; }
@@ -41,8 +41,6 @@ td.text { text-align: left; }
 
 def render_plots(df: pd.DataFrame, metric: str = "accuracy") -> dict[str, tuple[str, bytes]]:
     """{file stem: (caption, PNG bytes)} for every plot of the report."""
-    import matplotlib.pyplot as plt
-
     figures = {"score_vs_ratio": (f"{metric} against budget/seed ratio, one panel per seed size; error bars are "
                                   "one standard deviation over repeats", plot_score_vs_ratio(df, metric))}
     for cost, label in COST_AXES.items():
@@ -52,7 +50,6 @@ def render_plots(df: pd.DataFrame, metric: str = "accuracy") -> dict[str, tuple[
     for name, (caption, fig) in figures.items():
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
         out[name] = (caption, buf.getvalue())
     return out
 

@@ -5,26 +5,25 @@ import math
 from pathlib import Path
 
 import matplotlib
+import pandas as pd
+# Figures are built with the object API, never pyplot: no backend or display is needed on servers and in tests,
+# nothing piles up in pyplot's registry, and a notebook's inline backend is left alone.
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
-matplotlib.use("Agg")  # reports are drawn on servers and in tests: never ask for a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator  # noqa: E402
-
-from sgen.report.summary import finished, summarize  # noqa: E402
+from sgen.report.summary import finished, summarize
 
 COST_AXES = {"queries_paid": "teacher queries paid", "tokens": "teacher tokens (prompt + completion)"}
 
 
 def _colors(methods: list[str]) -> dict[str, str]:
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     return {m: cycle[i % len(cycle)] for i, m in enumerate(sorted(methods))}
 
 
 def _panels(n: int, width: float = 5.0, height: float = 3.8) -> tuple[Figure, list]:
-    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False, sharey=True)
+    fig = Figure(figsize=(width * n, height))
+    axes = fig.subplots(1, n, squeeze=False, sharey=True)
     return fig, list(axes[0])
 
 
@@ -82,8 +81,9 @@ def plot_score_vs_cost(df: pd.DataFrame, metric: str = "accuracy", cost: str = "
             ax.set_xscale("symlog", linthresh=max(1.0, 10 ** math.floor(math.log10(max(values.max(), 1)) - 2)))
         elif len(values):
             ax.set_xscale("log")
-        distinct = sorted(values.unique())
-        if 0 < len(distinct) <= 8:  # a grid's few budgets: label each one, not just the powers of ten
+        distinct = sorted(v for v in values.unique() if v > 0)
+        spread = all(b / a >= 1.5 for a, b in zip(distinct, distinct[1:]))
+        if 0 < len(distinct) <= 8 and spread:  # a grid's few budgets: label each, not just the powers of ten
             ax.xaxis.set_major_locator(FixedLocator(distinct))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -99,5 +99,4 @@ def plot_score_vs_cost(df: pd.DataFrame, metric: str = "accuracy", cost: str = "
 def save_figure(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
