@@ -106,7 +106,7 @@ class QueryCache:
         self._conn: sqlite3.Connection | None = None
         self._conn_pid = -1
         self._owner = ""
-        self.stats = {"hits": 0, "generated": 0, "waited": 0, "taken_over": 0}
+        self.stats = {"generated": 0, "waited": 0, "taken_over": 0}  # this process, for logs and tests
         self._connect()  # fail now, before any query, if the file cannot be opened
 
     # -- connection ---------------------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ class QueryCache:
     def claim(self, keys: Sequence[str]) -> tuple[list[str], list[str]]:
         """Claim the keys that have no value and no live claim. Returns (claimed by us, held by a live claim)."""
         conn = self._connect()
-        mine, others = [], []
+        mine, others, stale_owners = [], [], set()
         now = time.time()
         with self._transaction(conn):
             for key in dict.fromkeys(keys):
@@ -188,12 +188,14 @@ class QueryCache:
                     continue
                 if row is not None and row[0] != self._owner:
                     self.stats["taken_over"] += 1
-                    log.info("taking over the stale claim of %s on a query (owner dead or lease expired)", row[0])
+                    stale_owners.add(row[0])
                 conn.execute("INSERT OR REPLACE INTO claims (key, owner, host, pid, pid_start, expires) "
                              "VALUES (?, ?, ?, ?, ?, ?)",
                              (key, self._owner, self.host, self._conn_pid, self._pid_start,
                               now + self.lease_seconds))
                 mine.append(key)
+        if stale_owners:
+            log.info("took over claims of %s (owner dead or lease expired)", ", ".join(sorted(stale_owners)))
         return mine, others
 
     def release(self, keys: Iterable[str]) -> None:
@@ -246,7 +248,7 @@ def open_query_cache(cfg, default_dir: Path) -> QueryCache | None:
     """The cache a run uses, from its `cache:` config block; None when caching is switched off."""
     if cfg is None or not cfg.get("enabled", True):
         return None
-    path = Path(cfg.get("path") or default_dir / "queries.sqlite")
+    path = Path(cfg.get("path") or default_dir / "queries.sqlite").expanduser()
     cache = QueryCache(path, lease_seconds=float(cfg.get("lease_seconds", 600)))
     log.info("teacher query cache %s (%d answers stored)", path, cache.count())
     return cache

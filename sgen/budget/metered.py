@@ -36,7 +36,8 @@ class GenerationProgress:
         self._bar.close()
 
 
-def query_seed(model_id: str, params: GenerationParams, prompts: Sequence[Messages], sample_indices: Sequence[int]) -> int:
+def query_seed(model_id: str, params: GenerationParams, prompts: Sequence[Messages],
+               sample_indices: Sequence[int]) -> int:
     """A sampling seed that depends only on what is asked, so reruns draw the same samples."""
     blob = json.dumps([model_id, params.__dict__, list(prompts), list(sample_indices)], sort_keys=True)
     return int.from_bytes(hashlib.sha256(blob.encode()).digest()[:4], "little")

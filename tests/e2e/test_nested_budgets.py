@@ -13,7 +13,7 @@ STRATEGIES = ("new_answer", "new_question")
 
 
 def sweep(sweep_dir: Path, cache_dir: Path, budgets: str) -> dict[tuple[str, int], dict]:
-    """One `python -m sgen -m` over both strategies and the budgets in the given order; metrics by (strategy, budget)."""
+    """One `python -m sgen -m` over both strategies and the budgets in that order; metrics by (strategy, budget)."""
     run_sgen("-m", *TINY, f"strategy={','.join(STRATEGIES)}", f"budget.queries={budgets}", "query_batch_size=16",
              f"hydra.sweep.dir={sweep_dir}", env={"SGEN_CACHE_DIR": str(cache_dir)})
     jobs = sorted((p for p in sweep_dir.iterdir() if (p / "metrics.json").exists()), key=lambda p: int(p.name))
