@@ -12,7 +12,7 @@ class EncoderClassifier(pl.LightningModule):
                  warmup_ratio: float = 0.06, dropout: float = 0.1) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["encoder"])
-        self.encoder = encoder
+        self.encoder = encoder.train()  # from_pretrained returns eval mode; dropout must be on while training
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, num_labels)
 

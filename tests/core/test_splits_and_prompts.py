@@ -92,7 +92,8 @@ def test_parse_text(raw, source, text, status):
 
 def test_prompts_carry_labels_and_exemplars(task_data):
     msgs = P.label("I love it", task_data.seed[:2])
-    assert msgs[0]["role"] == "user"
-    body = msgs[0]["content"]
-    assert "negative, neutral, positive" in body and task_data.seed[0].text in body and body.endswith("only.")
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert "negative, neutral, positive" in msgs[0]["content"]
+    assert msgs[1]["content"] == task_data.seed[0].text and msgs[2]["content"] == task_data.seed[0].label
+    assert msgs[-1] == {"role": "user", "content": "I love it"}
     assert "positive" in P.new_input("positive", task_data.seed[:3])[0]["content"]
