@@ -151,7 +151,9 @@ class SFTModule(pl.LightningModule):
         optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": self.hparams.weight_decay},
                                        {"params": rest, "weight_decay": 0.0}], lr=self.hparams.lr)
         total = max(int(self.trainer.estimated_stepping_batches), 1)
-        scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(self.hparams.warmup_ratio * total), total)
+        # Floor, not ceil: a run shorter than 1/warmup_ratio steps starts at full lr instead of spending its first
+        # optimizer step at lr 0.
+        scheduler = get_cosine_schedule_with_warmup(optimizer, int(self.hparams.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
