@@ -134,3 +134,35 @@ def test_cli_names_a_missing_sweep_or_metric(tmp_path, sweep, caplog):
     assert "no job folders" in caplog.text
     assert main([str(sweep), "--out", str(tmp_path / "r"), "--metric", "acuracy"]) == 2
     assert "'acuracy' is not a column" in caplog.text and "accuracy" in caplog.text
+
+
+def test_wandb_summary_run_lands_offline(sweep, tmp_path, monkeypatch):
+    from sgen.report import build_report
+    from sgen.report.build import uses_wandb
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    table = load_sweep(sweep)
+    assert not uses_wandb(table)  # the sweep logged to CSV: no W&B run unless asked
+    files = build_report(sweep, tmp_path / "r", wandb=True)
+    run_dir = files.wandb_dir
+    assert run_dir is not None and run_dir.name.startswith("offline-run-")
+    assert len(list(run_dir.glob("run-*.wandb"))) == 1  # ready for `wandb sync`
+    media = run_dir / "files" / "media"
+    [runs] = media.glob("table/runs_*.table.json")
+    logged = json.loads(runs.read_text())
+    assert len(logged["data"]) == 9 and "accuracy" in logged["columns"]
+    assert len(list(media.glob("table/recommendations_*.table.json"))) == 1
+    assert sorted(p.name.rsplit("_", 2)[0] for p in media.glob("images/plots/*.png")) == [
+        "score_vs_queries_paid", "score_vs_ratio", "score_vs_tokens"]
+    [page] = media.glob("html/report_*.html")
+    assert "All runs" in page.read_text()
+
+
+def test_wandb_report_failure_is_a_warning_not_an_error(monkeypatch, caplog):
+    from sgen.report.wandb_summary import create_wandb_report
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert create_wandb_report({"project": "sgen", "group": "g"}, "nobody", "accuracy", "sweep") is None
+    assert "could not create a W&B Report" in caplog.text
