@@ -5,6 +5,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+_EPS = 1e-9
+
 
 class TokenBucket:
     """Refills at `per_minute / 60` units a second and holds at most one second's worth (at least one request).
@@ -40,9 +42,10 @@ class TokenBucket:
         needed = min(amount, self.capacity)
         async with self._lock:  # first come, first served: a large request is not starved by small ones
             self._refill()
-            if self._level < needed:
+            if self._level < needed - _EPS:
                 self.waits += 1
-            while self._level < needed:
+            # The epsilon ends the wait when float rounding leaves a shortfall no clock tick can refill.
+            while self._level < needed - _EPS:
                 await self._sleep((needed - self._level) / self.rate)
                 self._refill()
             self._level -= amount
