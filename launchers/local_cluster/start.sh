@@ -74,7 +74,8 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$SOCKET
+# cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
+AuthInfo=socket=$SOCKET,cred_expire=${SGEN_SLURM_CRED_EXPIRE:-10}
 StateSaveLocation=$DIR/state/ctld
 SlurmdSpoolDir=$DIR/state/d
 SlurmctldPidFile=$DIR/run/slurmctld.pid
@@ -101,7 +102,8 @@ JobAcctGatherType=jobacct_gather/none
 # Keep finished jobs visible to scontrol for a while, and schedule quickly (tests submit and wait).
 MinJobAge=600
 SchedulerParameters=sched_interval=1
-KillWait=5
+# A requeued or cancelled job gets SIGTERM, then SIGKILL this many seconds later.
+KillWait=2
 InactiveLimit=0
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
