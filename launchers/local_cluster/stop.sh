@@ -18,13 +18,24 @@ stop_pid_file() {
   rm -f "$file"
 }
 
+# Job step daemons (slurmstepd) of this cluster: they carry its SLURM_CONF in their environment.
+step_pids() {
+  local p
+  for p in $(pgrep -x slurmstepd 2>/dev/null); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_CONF=$DIR/slurm.conf" && echo "$p"
+  done
+}
+
 if [ -f "$DIR/slurm.conf" ] && [ -f "$DIR/run/slurmctld.pid" ]; then
-  # Cancel what is still queued or running so slurmd leaves no job processes behind.
-  SLURM_CONF="$DIR/slurm.conf" timeout 10 scancel --user="$(id -un)" 2>/dev/null || true
+  # Cancel what is still queued or running, and wait for it to end, so no job outlives the cluster.
+  export SLURM_CONF="$DIR/slurm.conf"
+  timeout 10 scancel --user="$(id -un)" 2>/dev/null || true
+  for _ in $(seq 100); do [ -z "$(timeout 5 squeue -h 2>/dev/null)" ] && break; sleep 0.1; done
 fi
-# slurmd first (it ends its job steps), then the controller, then munge that both authenticate through.
+# slurmd first, then the controller, then munge that both authenticate through.
 stop_pid_file slurmd
 stop_pid_file slurmctld
 stop_pid_file munged
+for pid in $(step_pids); do log "ending leftover job step daemon $pid"; kill -KILL "$pid" 2>/dev/null; done
 if [ "${2:-}" = "--rm" ]; then rm -rf "$DIR"; fi
 log "stopped the cluster in $DIR"
