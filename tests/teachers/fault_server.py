@@ -221,7 +221,7 @@ def _handler_class(server: FaultServer):
 def completion_payload(body: dict) -> dict:
     """A deterministic chat completion for the request, with usage counted in whitespace words."""
     messages = body.get("messages") or []
-    text = reply_for(str(messages[-1].get("content", "")) if messages else "")
+    text = reply_for(messages)
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
     usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
              "total_tokens": prompt_tokens + len(text.split())}
@@ -231,18 +231,25 @@ def completion_payload(body: dict) -> dict:
             "usage": usage}
 
 
-def reply_for(prompt: str) -> str:
-    """Label prompts get a label (by keywords), rewrite prompts a rewrite, new-input prompts a new input."""
-    labels = re.search(r"Possible [^:]*: (.+?)\.\n", prompt)
-    if labels and "Answer with the" in prompt:
-        options = [x.strip() for x in labels.group(1).split(",")]
-        item = re.findall(r"^\w+: (.*)$", prompt, flags=re.MULTILINE)[-1]
-        return keyword_label(item, options)
-    if prompt.startswith("Rewrite this"):
-        return "In other words, " + prompt.rsplit("\n\n", 1)[-1].strip()
-    wanted = re.search(r"whose \w+ is (\S+?)\.", prompt)
+def reply_for(messages: list[dict]) -> str:
+    """Label prompts get a label (by keywords), rewrite prompts a rewrite, new-input prompts a new input.
+
+    A label prompt lists its labels ("one of: a, b, c." or "Possible labels: a, b, c.") in some message; the item
+    to label is the last user message, or its last "Kind: text" line when everything is in one message.
+    """
+    contents = [str(m.get("content", "")) for m in messages]
+    last = next((str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), "")
+    options = next((m.group(1) for c in contents
+                    if (m := re.search(r"(?:one of|Possible [^:\n]*):\s*(.+?)\.(?:\n|$)", c))), None)
+    if options is not None:
+        lines = re.findall(r"^\w+: (.*)$", last, flags=re.MULTILINE)
+        item = lines[-1] if "Answer with the" in last and lines else last
+        return keyword_label(item, [x.strip() for x in options.split(",")])
+    if last.startswith("Rewrite this"):
+        return "In other words, " + last.rsplit("\n\n", 1)[-1].strip()
+    wanted = re.search(r"whose \w+ is (\S+?)\.", last)
     if wanted:
-        return f"A new example that is clearly {wanted.group(1)}, number {_digest(prompt)[:6]}"
+        return f"A new example that is clearly {wanted.group(1)}, number {_digest(last)[:6]}"
     return "OK"
 
 

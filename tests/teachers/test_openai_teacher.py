@@ -27,6 +27,18 @@ def label_prompt(i: int, word: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": body}]
 
 
+def test_fault_server_answers_both_label_prompt_layouts():
+    from sgen.records import Example
+    from sgen.tasks.prompts import ClassificationPrompts
+
+    prompts_ = ClassificationPrompts(("negative", "neutral", "positive"), "tweet", "sentiment")
+    shots = [Example("s", "meh", "neutral")]
+    assert reply_for(prompts_.label("I love this, great day", shots)) == "positive"
+    assert reply_for(label_prompt(0, "awful")) == "negative"
+    assert reply_for(prompts_.rephrase(Example("x", "so sad today", "negative"))) == "In other words, so sad today"
+    assert "clearly positive" in reply_for(prompts_.new_input("positive", shots))
+
+
 def prompts(n: int) -> list[list[dict[str, str]]]:
     return [label_prompt(i, ("great", "awful", "plain")[i % 3]) for i in range(n)]
 
@@ -50,7 +62,7 @@ def test_every_query_completes_despite_every_kind_of_fault(key):
         asked = prompts(60)
         out = teacher.generate(asked, LABEL, seed=5)
         teacher.close()
-    assert [c.text for c in out] == [reply_for(p[0]["content"]) for p in asked]
+    assert [c.text for c in out] == [reply_for(p) for p in asked]
     assert {c.text for c in out} == {"positive", "negative", "neutral"}
     assert teacher.stats.responses == server.stats.ok == 60
     assert sum(c.prompt_tokens for c in out) == server.stats.ok_prompt_tokens
