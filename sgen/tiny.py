@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import torch
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
 CHAT_TEMPLATE = (
@@ -45,12 +45,16 @@ def tiny_tokenizer(kind: str = "word", vocab_size: int = 384, extra_words: tuple
         fast.chat_template = CHAT_TEMPLATE
         return fast
     if kind == "wordpiece":
+        # The vocabulary is built, not trained: a trained WordPiece orders tied merges differently from one process
+        # to the next, and then two runs of the same config would not train the same student.
         specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        words = sorted({w[0].lower() for line in corpus for w in pre_tokenizers.BertPreTokenizer().pre_tokenize_str(line)})
+        chars = sorted({c for w in words for c in w})
+        pieces = specials + chars + [f"##{c}" for c in chars] + [w for w in words if len(w) > 1]
+        tok = Tokenizer(models.WordPiece({p: i for i, p in enumerate(pieces[:vocab_size])}, unk_token="[UNK]"))
         tok.normalizer = normalizers.BertNormalizer(lowercase=True)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.decoder = decoders.WordPiece()
-        tok.train_from_iterator(corpus, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
         tok.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
             special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])

@@ -5,12 +5,15 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["WANDB_MODE"] = "offline"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+# One private sgen cache for the whole session, set before any fixture (module-scoped ones included) runs.
+os.environ["SGEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="sgen-test-cache-")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -20,12 +23,6 @@ torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 TINY = ["teacher=tiny", "student=tiny", "progress=false", "task.test_size=200", "task.unlabeled_size=2000"]
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory, monkeypatch):
-    """Each test session gets its own sgen cache, so nothing leaks from a user's ~/.cache or between runs."""
-    monkeypatch.setenv("SGEN_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "sgen-cache"))
 
 
 def run_sgen(*overrides: str, cwd: Path | None = None, check: bool = True, env: dict | None = None,

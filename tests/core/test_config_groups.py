@@ -1,0 +1,83 @@
+"""Every option of every config group composes with the real config and instantiates."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+
+from sgen.config import CONFIG_DIR
+from tests.conftest import SHARED_DATA
+
+GROUPS = ["teacher", "augmenter", "student", "task", "strategy", "budget", "verifier", "logger", "experiment"]
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+
+
+def _required(group: str, option: str, tmp_path: Path) -> list[str]:
+    """Values an option leaves to the user (???), filled with local files."""
+    if (group, option) == ("teacher", "hf"):
+        from sgen.tiny import tiny_causal_lm
+
+        for part in tiny_causal_lm("llama"):
+            part.save_pretrained(tmp_path / "teacher")
+        return [f"teacher.backend.model={tmp_path}/teacher", "teacher.backend.device=cpu"]
+    if (group, option) == ("student", "encoder"):
+        from sgen.tiny import tiny_encoder
+
+        for part in tiny_encoder():
+            part.save_pretrained(tmp_path / "encoder")
+        return [f"student.model={tmp_path}/encoder"]
+    if (group, option) == ("task", "custom"):
+        csv = tmp_path / "data.csv"
+        csv.write_text("review,stars\n" + "".join(f"text number {i},{'good' if i % 2 else 'bad'}\n" for i in range(60)))
+        return [f"task.source.train_file={csv}", "task.source.text_column=review", "task.source.label_column=stars",
+                "task.seed_size=10", "task.test_size=10"]
+    if (group, option) == ("task", "banking77"):
+        return [f"task.source.data_dir={SHARED_DATA / 'banking77'}"]
+    return []
+
+
+CASES = [(g, o) for g in GROUPS for o in _options(g)]
+
+
+def test_every_group_has_options():
+    assert {g for g, _ in CASES} == set(GROUPS)
+    assert {"100q", "300q", "1k", "3k", "10k", "30k", "100k"} <= set(_options("budget"))
+
+
+@pytest.mark.parametrize("group,option", CASES, ids=[f"{g}={o}" for g, o in CASES])
+def test_option_composes_and_instantiates(group, option, tiny_cfg, tmp_path):
+    cfg = tiny_cfg(f"{group}={option}", *_required(group, option, tmp_path))
+    node = cfg.get(group)
+    if group == "experiment":
+        assert cfg.task and cfg.strategy  # a whole study on top of the defaults
+        return
+    if group == "budget":
+        assert int(node.queries) >= 0
+        return
+    target = node.backend if group in ("teacher", "augmenter") else node
+    obj = instantiate(target)
+    assert obj is not None
+    if group == "task":
+        data = obj.load(seed=0)
+        assert len(data.seed) == cfg.task.seed_size and data.test and not {e.id for e in data.seed} & {
+            e.id for e in data.unlabeled}
+    if group in ("teacher", "augmenter"):
+        assert obj.model_id
+    if group == "strategy":
+        assert obj.name in {"new_answer", "rephrase", "new_question", "mix", "annotate"}
+
+
+@pytest.mark.parametrize("launcher", sorted(p.stem for p in (Path(CONFIG_DIR) / "hydra" / "launcher").glob("*.yaml")))
+def test_launcher_configs_compose(launcher):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    assert "submitit" in cfg.hydra.launcher._target_.lower()
+    GlobalHydra.instance().clear()
