@@ -2,7 +2,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
+import sys
+
+import pytest
+
 from tests.budget.helpers import ask_in_process
+from tests.conftest import REPO, TINY, read_jsonl, read_metrics
 
 
 def test_two_processes_share_one_cache_and_pay_each_query_once(tmp_path):
@@ -26,3 +33,22 @@ def test_two_processes_share_one_cache_and_pay_each_query_once(tmp_path):
     # Asking in opposite orders, each job generated some queries and took the rest from the other.
     assert forward["paid"] > 0 and backward["paid"] > 0
     assert forward["texts"] == backward["texts"]
+
+
+@pytest.mark.slow  # two real runs at once
+def test_two_runs_started_together_pay_each_query_once(tmp_path):
+    """Two `python -m sgen` jobs of one experiment, started at once on one cache: together they pay what one pays,
+    and both write the same synthetic dataset."""
+    overrides = [*TINY, "strategy=new_question", "budget.queries=300", "query_batch_size=8"]
+    env = {**os.environ, "SGEN_CACHE_DIR": str(tmp_path / "cache")}
+    procs = [subprocess.Popen([sys.executable, "-m", "sgen", *overrides, f"hydra.run.dir={tmp_path / name}"],
+                              cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for name in ("a", "b")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    a, b = read_metrics(tmp_path / "a"), read_metrics(tmp_path / "b")
+    assert a["queries_used"] == b["queries_used"] >= 299
+    assert a["queries_paid"] + b["queries_paid"] == a["queries_used"]
+    rows_a, rows_b = (read_jsonl(tmp_path / name / "synthetic.jsonl") for name in ("a", "b"))
+    assert [(r["text"], r["label"], r["kept"]) for r in rows_a] == [(r["text"], r["label"], r["kept"]) for r in rows_b]
