@@ -17,7 +17,7 @@ _NUMBER = (r"(?:(?<![\d)]\s)(?<![\d)])[-−])?\$?\s?"
 _NUMBER_RE = re.compile(_NUMBER)
 _HASHES_RE = re.compile(rf"####\s*(?:\\boxed\{{)?\s*({_NUMBER})")
 _ANSWER_IS_RE = re.compile(
-    rf"(?:final answer|the answer|answer)\s*(?:is|:|=|would be|will be)?\s*:?\s*(?:\\boxed\{{|\*\*)?\s*({_NUMBER})",
+    rf"answer\s*(?:is|:|=|would be|will be)\s*:?\s*(?:\\boxed\{{|\*\*)?\s*({_NUMBER})",
     re.IGNORECASE)
 
 

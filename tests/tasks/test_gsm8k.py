@@ -44,6 +44,8 @@ def test_extraction_is_right_on_every_gold_answer(path):
     ("So the total is 12.\nThe answer is 18.", "18"),
     ("The final answer is: $2,500.50", "2500.5"),
     ("Answer: -7", "-7"),
+    ("She has to answer 3 questions a day, so 4 days make 12", "12"),
+    ("The answer is **42**", "42"),
     ("10 - 5 = 5 apples left", "5"),
     ("x = -3, so he is 3 years older", "3"),
     ("It costs 0.50 dollars, so 2 cost 1.00", "1"),
