@@ -14,7 +14,8 @@ import pytest
 from sgen.budget.cache import QueryCache
 from tests.conftest import REPO, TINY, read_jsonl, read_metrics
 
-pytestmark = pytest.mark.slurm
+# A real cluster and real jobs take a minute or more: slow as well, so `make test-fast` leaves them out.
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 # query_batch_size=16: the cache commits every 16 answers, so an interruption lands between many committed chunks.
 # 1k queries take the tiny teacher 10-20 s here: `scontrol requeue` lets a job run on for several seconds after its

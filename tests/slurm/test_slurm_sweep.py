@@ -12,7 +12,8 @@ import pytest
 
 from tests.conftest import TINY, read_metrics, run_sgen
 
-pytestmark = pytest.mark.slurm
+# A real cluster and real jobs take a minute or more: slow as well, so `make test-fast` leaves them out.
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 STRATEGIES = ("new_answer", "rephrase")
 SEEDS = (0, 1)
