@@ -87,8 +87,31 @@ def measure_slurm(jobs: int, budget: str, work: Path, env: dict[str, str]) -> tu
         wait = (_t(rec["StartTime"]) - _t(rec["SubmitTime"])).total_seconds()
         elapsed = (_t(rec["EndTime"]) - _t(rec["StartTime"])).total_seconds()
         inside, work = inside_seconds(sweep_dir / str(task)), work_seconds(sweep_dir / str(task))
-        rows.append([f"{array_id}_{task}", wait, elapsed, round(inside, 2), round(work, 2), round(elapsed - inside, 2)])
+        rows.append([f"{array_id}_{task}", wait, elapsed, round(inside, 2), round(work, 2),
+                     round(elapsed - inside, 2)])
     return wall, rows
+
+
+def render(rows: list[list], slurm_wall: float, basic_wall: float, basic_inside: list[float],
+           basic_work: list[float]) -> tuple[str, str]:
+    """The markdown tables and notes of bench/results/slurm.md."""
+    jobs, overhead = len(basic_inside), [r[5] for r in rows]
+    mean = lambda values: round(statistics.mean(values), 2)  # noqa: E731
+    per_task = table(["array task", "queue wait s", "SLURM wall s", "inside job s", "sgen work s", "overhead s"], rows)
+    side_by_side = table(
+        ["launcher", "jobs", "parallel", "sweep wall s", "mean inside job s", "mean sgen work s", "mean overhead/job s"],
+        [["slurm_local (array)", len(rows), 2, round(slurm_wall, 1), mean(r[3] for r in rows),
+          mean(r[4] for r in rows), mean(overhead)],
+         ["basic (one process)", jobs, 1, round(basic_wall, 1), mean(basic_inside), mean(basic_work),
+          round((basic_wall - sum(basic_inside)) / jobs, 2)]])
+    notes = ("SLURM times are whole seconds (slurmctld's resolution). Inside job = Hydra's task function; sgen work "
+             "= the stages metrics.json times (load, generate, train, eval, write); the difference is first-time "
+             "imports (torch, transformers, Lightning) that every fresh SLURM job pays and the basic launcher pays "
+             "once. Overhead per SLURM job = SLURM wall - inside job: batch script, srun step, Python start, "
+             "submitit unpickling the job, SLURM's completion. The basic launcher's per-job overhead is (sweep wall - "
+             "sum inside) / jobs, its one start-up included; its jobs run one at a time, the array two at a time on "
+             f"this 2-CPU node. Median SLURM overhead: {statistics.median(overhead):.1f} s/job.")
+    return per_task + "\n\n" + side_by_side, notes
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,21 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         basic_work = [work_seconds(work / "basic" / str(i)) for i in range(args.jobs)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    overhead = [r[5] for r in rows]
-    body = (table(["array task", "queue wait s", "SLURM wall s", "inside job s", "sgen work s", "overhead s"], rows)
-            + "\n\n" + table(["launcher", "jobs", "parallel", "sweep wall s", "mean inside job s",
-                               "mean sgen work s", "mean overhead/job s"], [
-                ["slurm_local (array)", args.jobs, 2, round(slurm_wall, 1), round(statistics.mean(r[3] for r in rows), 2),
-                 round(statistics.mean(r[4] for r in rows), 2), round(statistics.mean(overhead), 2)],
-                ["basic (one process)", args.jobs, 1, round(basic_wall, 1), round(statistics.mean(basic_inside), 2),
-                 round(statistics.mean(basic_work), 2), round((basic_wall - sum(basic_inside)) / args.jobs, 2)]]))
-    notes = ("SLURM times are whole seconds (slurmctld's resolution). Inside job = Hydra's task function; sgen work "
-             "= the stages metrics.json times (load, generate, train, eval, write); the difference is first-time "
-             "imports (torch, transformers, Lightning) that every fresh SLURM job pays and the basic launcher pays "
-             "once. Overhead per SLURM job = SLURM wall - inside job: batch script, srun step, Python start, "
-             "submitit unpickling the job, SLURM's completion. The basic launcher pays its imports once, so its per-job overhead is "
-             "(sweep wall - sum inside) / jobs, start-up included; its jobs run one at a time, the array two at a "
-             f"time on this 2-CPU node. Median SLURM overhead: {statistics.median(overhead):.1f} s/job.")
+    body, notes = render(rows, slurm_wall, basic_wall, basic_inside, basic_work)
     path = write_result("slurm", f"SLURM array sweep: scheduling overhead per job ({args.jobs} tiny jobs)",
                         f"python -m bench.bench_slurm --jobs {args.jobs} --budget {args.budget}", body, notes)
     log.warning("wrote %s", path)
