@@ -99,7 +99,8 @@ def render(rows: list[list], slurm_wall: float, basic_wall: float, basic_inside:
     mean = lambda values: round(statistics.mean(values), 2)  # noqa: E731
     per_task = table(["array task", "queue wait s", "SLURM wall s", "inside job s", "sgen work s", "overhead s"], rows)
     side_by_side = table(
-        ["launcher", "jobs", "parallel", "sweep wall s", "mean inside job s", "mean sgen work s", "mean overhead/job s"],
+        ["launcher", "jobs", "parallel", "sweep wall s", "mean inside job s", "mean sgen work s",
+         "mean overhead/job s"],
         [["slurm_local (array)", len(rows), 2, round(slurm_wall, 1), mean(r[3] for r in rows),
           mean(r[4] for r in rows), mean(overhead)],
          ["basic (one process)", jobs, 1, round(basic_wall, 1), mean(basic_inside), mean(basic_work),
