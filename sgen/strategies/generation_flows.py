@@ -6,7 +6,7 @@ Every row keeps all its queries (augmenter and teacher) and its raw text when a 
 """
 from __future__ import annotations
 
-from sgen.records import Example, GenerationParams, SyntheticRow, TaskData
+from sgen.records import Example, GenerationParams, QueryRecord, SyntheticRow, TaskData
 from sgen.strategies.base import Flow, GenerationContext
 from sgen.tasks.math_answers import extract_answer
 
@@ -20,8 +20,13 @@ def answer_rows(ctx: GenerationContext, rows: list[SyntheticRow], keys: list[str
     samples = [r.sample_index for r in rows]
     for row, query in zip(rows, ctx.teacher.ask(prompts, ctx.label_params, "answer", samples), strict=True):
         row.queries.append(query)
-        row.label, row.parse_status = ctx.prompts.parse_answer(query.text)
+        row.label, row.parse_status = ctx.prompts.parse_answer(query.text, hit_limit(query, ctx.label_params))
         row.kept = row.label is not None
+
+
+def hit_limit(query: QueryRecord, params: GenerationParams) -> bool:
+    """Whether the completion used every token it was allowed: it was probably cut off."""
+    return query.completion_tokens >= params.max_new_tokens
 
 
 def _seed_items(data: TaskData, items: range) -> list[tuple[Example, int]]:

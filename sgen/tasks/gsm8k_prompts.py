@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sgen.records import Example, Messages
-from sgen.tasks.math_answers import extract_answer, strip_calculator_annotations
+from sgen.tasks.math_answers import extract_answer, states_final_answer, strip_calculator_annotations
 
 INSTRUCTION = ("Solve the math word problem. Reason step by step, then give the final answer as a number on "
                "the last line, written as '#### <number>'.")
@@ -67,19 +67,20 @@ class MathPrompts:
         return f"{self.instruction}\n\nQuestion: {question}" if first else f"Question: {question}"
 
     # -- format_output: raw text -> record ---------------------------------------------------------------------
-    def parse_answer(self, raw: str) -> tuple[str | None, str]:
-        """The solution up to its final number, ending in `#### N`; ("no_answer") when it states no number."""
+    def parse_answer(self, raw: str, truncated: bool = False) -> tuple[str | None, str]:
+        """The solution up to its final number, ending in `#### N`; ("no_answer") when it holds no number, and
+        ("truncated") when generation hit its token limit before stating an answer: the last number of a cut-off
+        chain of thought is not the answer the model would have given."""
         text = _ANSWER_END.split(raw.strip(), maxsplit=1)[0].strip()
         if not text:
             return None, "empty"
+        if truncated and not states_final_answer(text):
+            return None, "truncated"
         number = extract_answer(text)
         if number is None:
             return None, "no_answer"
         hashes = text.find("####")
-        if hashes >= 0:
-            reasoning = text[:hashes].strip()
-        else:
-            reasoning = text
+        reasoning = text[:hashes].strip() if hashes >= 0 else text
         return (f"{reasoning}\n#### {number}" if reasoning else f"#### {number}"), "ok"
 
     def parse_question(self, raw: str, source: str | None = None) -> tuple[str | None, str]:

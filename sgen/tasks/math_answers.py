@@ -52,6 +52,11 @@ def extract_answer(text: str | None) -> str | None:
     return normalize_number(numbers[-1]) if numbers else None
 
 
+def states_final_answer(text: str) -> bool:
+    """Whether the text says which number is its answer (`#### N` or "the answer is N"), not just ends in one."""
+    return bool(_HASHES_RE.search(text) or _ANSWER_IS_RE.search(text))
+
+
 def answers_match(prediction: str | None, gold: str | None) -> bool:
     """Exact match of the final numbers of two solutions; a prediction without a number never matches."""
     predicted = extract_answer(prediction)

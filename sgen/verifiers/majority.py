@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sgen.records import GenerationParams, Messages, SyntheticRow
+from sgen.records import GenerationParams, Messages, QueryRecord, SyntheticRow
 from sgen.tasks.math_answers import extract_answer
 from sgen.verifiers.base import Verifier
 
@@ -55,7 +55,7 @@ class MajorityVerifier(Verifier):
             ballots.append([(self._key(row.label, ctx), row.label)] if label_query else [])
         for owner, query in zip(owners, ctx.verifier_client.ask(prompts, params, "vote", samples), strict=True):
             todo[owner].queries.append(query)
-            ballots[owner].append(self._parse(query.text, ctx))
+            ballots[owner].append(self._parse(query, params, ctx))
         for row, ballot in zip(todo, ballots, strict=True):
             self._decide(row, ballot)
 
@@ -80,9 +80,9 @@ class MajorityVerifier(Verifier):
         return extract_answer(label) if ctx.kind == "generation" else label
 
     @staticmethod
-    def _parse(text: str, ctx) -> tuple[str | None, str | None]:
+    def _parse(query: QueryRecord, params: GenerationParams, ctx) -> tuple[str | None, str | None]:
         if ctx.kind == "generation":
-            label = ctx.prompts.parse_answer(text)[0]
+            label = ctx.prompts.parse_answer(query.text, query.completion_tokens >= params.max_new_tokens)[0]
             return extract_answer(label), label
-        label = ctx.prompts.parse_label(text)[0]
+        label = ctx.prompts.parse_label(query.text)[0]
         return label, label

@@ -68,7 +68,7 @@ def test_new_answer_draws_k_answers_per_seed_question(task_data, backends):
         if row.kept:
             assert row.label.splitlines()[-1].startswith("#### ")
         else:
-            assert row.parse_status in ("no_answer", "empty") and row.label is None
+            assert row.parse_status in ("no_answer", "empty", "truncated") and row.label is None
             assert (row.parse_status == "empty") == (not row.queries[0].text.strip())
     # One prompt per question, the draw index tells the answers apart; the question is never its own exemplar.
     by_question = {}

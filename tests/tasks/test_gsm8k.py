@@ -148,6 +148,14 @@ def test_parse_answer_keeps_reasoning_and_ends_in_hashes(raw, answer, status):
     assert MathPrompts().parse_answer(raw) == (answer, status)
 
 
+def test_a_cut_off_answer_is_not_read_by_its_last_number():
+    prompts = MathPrompts()
+    assert prompts.parse_answer("She buys 3 packs, so 3 * 4 = 12 and then", truncated=True) == (None, "truncated")
+    assert prompts.parse_answer("3 * 4 = 12\n#### 12\nmore text", truncated=True) == ("3 * 4 = 12\n#### 12", "ok")
+    assert prompts.parse_answer("So the answer is 12. Now let us", truncated=True)[1] == "ok"
+    assert prompts.parse_answer("She buys 3 packs, so 3 * 4 = 12") == ("She buys 3 packs, so 3 * 4 = 12\n#### 12", "ok")
+
+
 @pytest.mark.parametrize(("raw", "text", "status"), [
     ("Sure! Here is the rewritten problem: Tom has 5 apples and eats 2. How many are left?\n\nAnswer: 3",
      "Tom has 5 apples and eats 2. How many are left?", "ok"),
