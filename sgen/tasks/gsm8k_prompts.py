@@ -20,6 +20,10 @@ _PREFIX = re.compile(r"^\s*(?:sure[!,.]?\s*)?(?:here is|here's|rewritten|rephras
 # Where a generated question stops: the model starts solving it or writing the next one.
 _QUESTION_END = re.compile(r"\n\s*\n|\n\s*(?:answer|solution|####|step 1|question\s*\d*\s*:)|####",
                            re.IGNORECASE)
+_QUOTES = "\"“”'"
+# A word problem asks something: a question mark or a directive (every GSM8K question has one of these).
+_ASKS = re.compile(r"\?|\b(?:calculate|find|determine|compute|how (?:many|much|long|far|old|fast)|what)\b",
+                   re.IGNORECASE)
 # Where a generated answer stops: a few-shot model goes on with a next "Question:".
 _ANSWER_END = re.compile(r"\n\s*(?:question|problem)\s*\d*\s*:", re.IGNORECASE)
 
@@ -84,13 +88,25 @@ class MathPrompts:
         return (f"{reasoning}\n#### {number}" if reasoning else f"#### {number}"), "ok"
 
     def parse_question(self, raw: str, source: str | None = None) -> tuple[str | None, str]:
-        """The generated problem without chatter, quotes or a solution; rejects empty, overlong or copied text."""
-        text = _PREFIX.sub("", raw.strip(), count=1).strip()
-        text = _QUESTION_END.split(text, maxsplit=1)[0].strip().strip('"“”\'').strip()
+        """The generated problem without chatter, quotes or a solution. Rejects empty, overlong or copied text and
+        text that asks nothing (no '?' and no 'calculate' / 'find' / 'how many' ...): a statement is no problem."""
+        paragraphs = [p.strip() for p in re.split(r"\n\s*\n", raw.strip()) if p.strip()]
+        # "Here is a new problem:" alone in a paragraph introduces the next one.
+        while len(paragraphs) > 1 and paragraphs[0].endswith(":"):
+            paragraphs.pop(0)
+        text = _PREFIX.sub("", paragraphs[0] if paragraphs else "", count=1).strip()
+        text = _QUESTION_END.split(text, maxsplit=1)[0].strip()
+        if len(text) > 1 and text[0] in _QUOTES and text[-1] in _QUOTES:  # a quoted reply, not a quote inside it
+            text = text[1:-1].strip()
+        if "?" in text:  # lines after the one that asks are the model solving it; a hint on that line stays
+            end = text.find("\n", text.rindex("?"))
+            text = text if end < 0 else text[:end].strip()
         if len(text) < self.min_question_chars:
             return None, "empty"
         if len(text) > self.max_question_chars:
             return None, "too_long"
+        if not _ASKS.search(text):
+            return None, "no_question"
         if source is not None and _normalise(text) == _normalise(source):
             return None, "copy_of_source"
         return text, "ok"

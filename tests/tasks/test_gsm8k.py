@@ -169,6 +169,26 @@ def test_parse_question(raw, text, status):
     assert MathPrompts().parse_question(raw, source="Tom has 6 pears. He eats 1. How many remain?") == (text, status)
 
 
+@pytest.mark.parametrize(("raw", "text", "status"), [
+    ("In this case we need a new problem. Here is a different math problem:\n\nA snail climbs 3 feet a day. "
+     "How many days does it take to climb 9 feet?\n\nThis requires", "A snail climbs 3 feet a day. How many days "
+     "does it take to climb 9 feet?", "ok"),
+    ("Ann buys 3 pens at $2 each. How much does she pay? (Pens are sold singly.)\nShe pays 3 * 2 = 6.",
+     "Ann buys 3 pens at $2 each. How much does she pay? (Pens are sold singly.)", "ok"),
+    ('"Ann has 3 pens. How many pens does she have?"', "Ann has 3 pens. How many pens does she have?", "ok"),
+    ("The original problem states that 200 + 50 = 70 students pass this year.", None, "no_question"),
+])
+def test_parse_question_drops_intros_and_solutions(raw, text, status):
+    assert MathPrompts().parse_question(raw) == (text, status)
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_every_real_question_parses_as_itself(path):
+    prompts = MathPrompts()
+    questions = [json.loads(line)["question"].strip() for line in path.read_text().splitlines() if line.strip()]
+    assert [q for q in questions if prompts.parse_question(q) != (q, "ok")] == []
+
+
 @pytest.mark.parametrize(("raw", "verdict"), [("Yes.", True), ("no, it lacks a number", False), ("maybe", None)])
 def test_parse_check(raw, verdict):
     assert MathPrompts().parse_check(raw)[0] is verdict
