@@ -82,6 +82,11 @@ class GenerativeStudent:
             tokenizer.pad_token = tokenizer.eos_token
         return apply_finetune(model, self.finetune, self.lora, self.task_type), tokenizer
 
+    def eval_device(self) -> torch.device:
+        accelerator = self.train_settings.accelerator
+        wants_gpu = accelerator in ("auto", "gpu", "cuda")
+        return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
+
     # -- the student contract --------------------------------------------------------------------------------------
     def train_and_evaluate(self, train: Sequence[Example], test: Sequence[Example], labels: Sequence[str],
                            seed: int, loggers: list | None = None, task=None) -> dict[str, float]:
@@ -92,17 +97,17 @@ class GenerativeStudent:
         fit = fit_sft(model, self.features(tokenizer, task.sft_pairs(train)), tokenizer.pad_token_id,
                       self.train_settings, seed, loggers)
         t0 = time.perf_counter()
+        model.to(self.eval_device())  # Lightning's teardown leaves the trained model on the CPU
         pairs = task.sft_pairs(test)
         predictions = self.generate(model, tokenizer, [p for p, _ in pairs])
-        scores = score_predictions(task, predictions, test, labels)
+        scores = score_predictions(task, predictions, test)
         per_epoch = math.ceil(len(train) / self.train_settings.batch_size)
         return {**scores, "train_loss_first": fit.loss_first, "train_loss_final": fit.loss_final(per_epoch),
                 "train_steps": fit.steps, "train_tokens": fit.tokens, "seconds_train": fit.seconds,
                 "seconds_eval": time.perf_counter() - t0}
 
 
-def score_predictions(task, predictions: Sequence[str], test: Sequence[Example],
-                      labels: Sequence[str]) -> dict[str, float]:
+def score_predictions(task, predictions: Sequence[str], test: Sequence[Example]) -> dict[str, float]:
     """Generation tasks: exact match through task.score. Classification: accuracy and macro-F1 of parsed labels."""
     gold = [e.label for e in test]
     if hasattr(task, "score"):

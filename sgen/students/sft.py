@@ -191,7 +191,7 @@ class FitResult:
 
 
 def fit_sft(model: nn.Module, features: list[dict[str, list[int]]], pad_token_id: int, settings: TrainSettings,
-            seed: int, loggers: list | None = None) -> FitResult:
+            seed: int, loggers: list | None = None, callbacks: list | None = None) -> FitResult:
     """Train `model` in place on `features` with Lightning; returns the step count, time and loss curve."""
     if not features:
         raise ValueError("no training pairs: the train set is empty")
@@ -205,7 +205,7 @@ def fit_sft(model: nn.Module, features: list[dict[str, list[int]]], pad_token_id
         accelerator=settings.accelerator, devices=1, precision=lightning_precision(settings.precision),
         accumulate_grad_batches=settings.grad_accum, logger=loggers or False, enable_checkpointing=False,
         enable_progress_bar=settings.progress, enable_model_summary=False, log_every_n_steps=5,
-        num_sanity_val_steps=0,
+        num_sanity_val_steps=0, callbacks=callbacks,
     )
     model.train()  # Lightning keeps the modes it finds; a loaded model is in eval mode (no LoRA dropout)
     t0 = time.perf_counter()
