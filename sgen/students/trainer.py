@@ -9,6 +9,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.plugins.environments import LightningEnvironment
 from torch.utils.data import DataLoader
 
 from sgen.devices import lightning_precision
@@ -67,6 +68,8 @@ class ClassifierStudent:
             accelerator=self.accelerator, devices=1, precision=lightning_precision(self.precision),
             logger=loggers or False, enable_checkpointing=False, enable_progress_bar=self.progress,
             enable_model_summary=False, log_every_n_steps=5, deterministic=False,
+            # One process per job: Lightning must not take over SLURM signals (submitit requeues our jobs).
+            plugins=[LightningEnvironment()],
         )
         t0 = time.perf_counter()
         trainer.fit(module, loader)
