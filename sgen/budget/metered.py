@@ -121,6 +121,9 @@ class MeteredTeacher:
         generated: set[str] = set()
         while missing:
             mine, others = self.cache.claim(missing)
+            answered = [k for k in missing if k not in mine and k not in others]
+            if answered:  # another job committed them between our lookup and our claim
+                found.update(self.cache.get_many(answered))
             if mine:
                 found.update(self._generate_claimed(mine, [first[k] for k in mine], batch, samples, params))
                 generated.update(mine)

@@ -168,3 +168,30 @@ def test_waiting_job_gets_the_value_the_claim_owner_commits(backend, cache):
 def test_bad_lease_is_refused(tmp_path):
     with pytest.raises(ValueError, match="lease_seconds must be > 0, got 0"):
         QueryCache(tmp_path / "q.sqlite", lease_seconds=0)
+
+
+class _RacedCache(QueryCache):
+    """Another job commits the chunk's answers right after this job's lookup missed them."""
+
+    def __init__(self, path, other: QueryCache, answers: dict) -> None:
+        super().__init__(path, poll_seconds=0.01)
+        self.other, self.answers = other, answers
+
+    def get_many(self, keys):
+        found = super().get_many(keys)
+        if self.answers:
+            self.other.put_many("m", self.answers)
+            self.answers = {}
+        return found
+
+
+def test_answers_committed_between_lookup_and_claim_are_used_not_regenerated(backend, cache):
+    from sgen.records import Completion
+
+    keys = [query_key(backend.model_id, PARAMS, p, 0) for p in prompts(4)]
+    answers = {k: Completion(f"answer {i}", 3, 2) for i, k in enumerate(keys[:3])}  # the 4th is still missing
+    with _RacedCache(cache.path, other=cache, answers=answers) as raced:
+        ledger, records = ask(backend, raced, 4)
+    assert [r.text for r in records[:3]] == ["answer 0", "answer 1", "answer 2"]
+    assert (ledger.summary()["queries_paid"], ledger.cached) == (1, 3)
+    assert cache.count() == 4
