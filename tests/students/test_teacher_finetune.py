@@ -98,3 +98,21 @@ def test_finetune_then_generate_end_to_end_and_the_second_run_reuses_the_adapter
     assert first["queries_used"] == 60 and len(queries) == 60
     for m in runs:
         assert 0.0 <= m["accuracy"] <= 1.0 and "macro_f1" in m and m["train_steps"] > 0
+
+
+@pytest.mark.parametrize("student", ["sft_tiny", "seq2seq_tiny"])
+def test_gsm8k_with_a_finetuned_teacher_and_a_generative_student(student, tiny_cfg, tmp_path, monkeypatch):
+    """The generation task through the same contract: the teacher learns the seed (question, reasoning) pairs, answers
+    new questions, and a causal or seq2seq student is scored by exact match of the final number."""
+    from sgen.run import run
+
+    monkeypatch.setenv("SGEN_CACHE_DIR", str(tmp_path / "cache"))  # else the other case's adapter is reused
+    from tests.conftest import SHARED_DATA
+
+    metrics = run(tiny_cfg("task=gsm8k", f"task.data_dir={SHARED_DATA / 'gsm8k'}", "task.seed_size=8",
+                           "task.test_size=8", "budget.queries=8", f"student={student}", "teacher.finetune=lora"))
+    assert metrics["task"] == "gsm8k" and metrics["teacher_finetune"]["trained"] is True
+    assert metrics["teacher_finetune"]["n_pairs"] == 8 and metrics["queries_used"] == 8
+    assert metrics["teacher"].endswith("+lora-" + metrics["teacher_finetune"]["adapter_key"])
+    assert metrics["train_steps"] >= 20 and metrics["train_loss_final"] < metrics["train_loss_first"]
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["n_train"] > 8
