@@ -13,7 +13,7 @@ from sgen.budget.cache import QueryCache, query_key
 from sgen.budget.journal import QueryJournal
 from sgen.budget.ledger import QueryLedger
 from sgen.records import Completion, GenerationParams, Messages, QueryRecord
-from sgen.teachers.base import Teacher
+from sgen.teachers.base import Teacher, partial_completions
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,12 @@ class MeteredTeacher:
         seed = query_seed(model_id, params, prompts, [samples[i] for i in idx])
         try:
             completions = self.backend.generate(prompts, params, seed=seed)
-        except BaseException:
-            self.cache.release(keys)
+        except BaseException as error:
+            # Keep what arrived (it was paid for); a rerun finds it in the cache and pays only for the rest.
+            arrived = {k: c for k, c in zip(keys, partial_completions(error) or [None] * len(keys), strict=True)
+                       if c is not None}
+            if arrived:
+                self.cache.put_many(model_id, arrived)
+            self.cache.release([k for k in keys if k not in arrived])
             raise
         return self.cache.put_many(model_id, dict(zip(keys, completions, strict=True)))

@@ -23,7 +23,7 @@ from typing import Any
 
 from sgen.records import Completion, GenerationParams, Messages
 from sgen.teachers.background_loop import BackgroundLoop
-from sgen.teachers.base import Teacher
+from sgen.teachers.base import Teacher, with_partial
 from sgen.teachers.http_retry import (RetryPolicy, TeacherRequestError, TransientError, is_retryable_status,
                                       parse_retry_after, redact)
 from sgen.teachers.rate_limit import RateLimits
@@ -165,13 +165,17 @@ class OpenAITeacher(Teacher):
     async def _generate_all(self, prompts: list[Messages], params: GenerationParams, seed: int) -> list[Completion]:
         tasks = [asyncio.ensure_future(self._complete(p, params, prompt_seed(seed, i))) for i, p in enumerate(prompts)]
         try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            # All or nothing: one query that never succeeded fails the batch, and nothing of it is booked.
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        except BaseException:  # cancelled from outside (Ctrl-C): stop every request
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            # The answers that did arrive were paid for: hand them up so the query cache keeps them.
+            raise with_partial(errors[0], [None if isinstance(r, BaseException) else r for r in results])
+        return list(results)
 
     async def _complete(self, prompt: Messages, params: GenerationParams, seed: int) -> Completion:
         body = self.request_body(prompt, params, seed)

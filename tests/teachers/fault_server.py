@@ -58,7 +58,9 @@ class FaultServer:
     def __init__(self, rates: dict[str, float] | None = None, script: list[str] | None = None,
                  latency: float = 0.0, slow_seconds: float = 1.0, retry_after: float | None = 0.05,
                  api_key: str | None = None, max_requests: int = 10_000, max_seconds: float = 120.0,
-                 seed: int = 0, port: int = 0) -> None:
+                 seed: int = 0, port: int = 0, fail_content: str | None = None) -> None:
+        # Requests whose last message has exactly this content always get a 500 (one query that never succeeds).
+        self.fail_content = fail_content
         self.rates = {k: float(v) for k, v in (rates or {}).items()}
         unknown = set(self.rates) - set(FAULTS) | set(script or []) - set(FAULTS) - {"ok"}
         if unknown:
@@ -163,7 +165,9 @@ def _handler_class(server: FaultServer):
                 self._json(404, {"error": {"message": f"no route {self.path}"}})
                 return
             if self._authorized():
-                self._answer(server.next_outcome(), json.loads(raw), t0)
+                body = json.loads(raw)
+                doomed = server.fail_content is not None and body["messages"][-1]["content"] == server.fail_content
+                self._answer("500" if doomed else server.next_outcome(), body, t0)
 
         def _authorized(self) -> bool:
             sent_key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")

@@ -276,3 +276,27 @@ def test_bad_settings_fail_at_construction(bad, message):
 def test_redact():
     assert redact("key sk-1 and sk-1 again", "sk-1") == "key [REDACTED] and [REDACTED] again"
     assert redact("nothing", None) == "nothing"
+
+
+def test_answers_that_arrived_before_a_failure_are_kept_in_the_cache(tmp_path, key):
+    """One query exhausts its retries: the rest of its batch was paid for, so the cache keeps it and a rerun pays
+    only for the failed one."""
+    from sgen.budget.cache import QueryCache
+
+    prompts_ = prompts(4)
+    poison = prompts_[2][-1]["content"]
+    with FaultServer(api_key=KEY, fail_content=poison) as server:
+        teacher = teacher_for(server, concurrency=4, backoff_base=0.0, max_retries=1)
+        cache = QueryCache(tmp_path / "q.sqlite")
+        metered = MeteredTeacher(teacher, QueryLedger(budget=10), role="teacher", batch_size=4, cache=cache)
+        with pytest.raises(TeacherRequestError):
+            metered.ask(prompts_, LABEL, purpose="label")
+        assert cache.stats["generated"] == 3
+        server.fail_content = None
+        ledger = QueryLedger(budget=10)
+        rerun = MeteredTeacher(teacher, ledger, role="teacher", batch_size=4, cache=cache)
+        records = rerun.ask(prompts_, LABEL, purpose="label")
+        teacher.close()
+        cache.close()
+    assert [r.cached for r in records] == [True, True, False, True]
+    assert ledger.summary()["queries_paid"] == 1
