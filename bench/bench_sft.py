@@ -132,8 +132,9 @@ def main(argv: list[str] | None = None) -> None:
     features = student.features(tokenizer, _pairs(args.batch_size * (args.steps + 1)))
     tokens = _real_tokens(features, args.batch_size, skip=1, seed=0) * args.rounds
     totals = {"lightning": [0.0, 0.0], "plain": [0.0, 0.0]}
-    setup = []
+    setup, per_round = [], []
     for r in range(args.rounds):
+        before = {k: list(v) for k, v in totals.items()}
         # Alternate which path goes first, so neither always meets the same phase of the machine's load.
         for path in (("lightning", "plain") if r % 2 == 0 else ("plain", "lightning")):
             if path == "lightning":
@@ -143,6 +144,9 @@ def main(argv: list[str] | None = None) -> None:
                 seconds = run_plain(student, features, tokenizer.pad_token_id, seed=0)
             totals[path] = [a + b for a, b in zip(totals[path], seconds, strict=True)]
         log.info("round %d: %s", r, {k: [round(x, 1) for x in v] for k, v in totals.items()})
+        # Lightning's speed relative to the plain loop in this round alone (wall, CPU): shows the load noise.
+        spent = {k: [now - then for now, then in zip(totals[k], before[k], strict=True)] for k in totals}
+        per_round.append((spent["plain"][0] / spent["lightning"][0], spent["plain"][1] / spent["lightning"][1]))
     wall = {k: tokens / v[0] for k, v in totals.items()}
     cpu = {k: tokens / v[1] for k, v in totals.items()}
     rows = [[label, args.rounds * args.steps, tokens, totals[k][0], wall[k], wall[k] / wall["plain"], totals[k][1],
@@ -158,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
              f"warm-up step; the order alternates between rounds. Wall time swings with the other jobs on the shared "
              f"2 cores; CPU time (the process's own, all threads) is the steadier comparison. Lightning set-up, "
              f"warm-up step and teardown outside the timed steps: {sum(setup) / len(setup):.1f}s wall per fit. "
+             f"Per-round Lightning/plain speed (wall, CPU): "
+             f"{', '.join(f'{w:.2f}/{c:.2f}' for w, c in per_round)}. "
              f"Peak RSS {peak_rss_mb():.0f} MB. Target >= 0.95x (CPU): {'met' if met else 'NOT met'}.")
     path = write_result("sft", "Student SFT throughput: Lightning + PEFT vs plain PyTorch + PEFT",
                         "python -m bench.bench_sft " + " ".join(sys.argv[1:] if argv is None else argv), body, notes)
