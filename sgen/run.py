@@ -8,7 +8,7 @@ import logging
 import resource
 import time
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from sgen.budget.journal import QueryJournal
 from sgen.budget.metered import GenerationProgress
 from sgen.config import quiet_third_party_logs
 from sgen.outputs import write_metrics, write_synthetic
-from sgen.records import GenerationParams, TaskData
+from sgen.records import GenerationParams, SyntheticRow, TaskData
 from sgen.strategies import GenerationContext
 from sgen.synthetic_stats import baseline_metrics, compared, synthetic_examples, synthetic_stats
 from sgen.teachers.finetune import TeacherFinetune, finetune_teacher
@@ -63,47 +63,91 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         tracker.finish(failed=failed)
 
 
+@dataclass
+class Experiment:
+    """The built, validated parts of one run; nothing here has spent a query yet."""
+
+    task: Any
+    strategy: Any
+    verifier: Any
+    student: Any
+    data: TaskData
+    budget: int
+    teacher: Any = None
+    augmenter: Any = None
+    finetuned: Any = None
+
+
 def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
     timer = StageTimer()
     (output_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    exp = build(cfg, timer)
+    with timer.stage("generate"):
+        rows, ledger = generate(cfg, exp, output_dir)
+    with timer.stage("write"):
+        records = write_synthetic(rows, output_dir)
+    train = list(exp.data.seed) + synthetic_examples(rows, exp.data)
+    if len(train) == len(exp.data.seed):
+        log.warning("no usable synthetic rows (%d generated): training the student on the seed set only", len(rows))
+    with timer.stage("train_seed_only"):
+        seed_only = seed_only_scores(cfg, exp.task, exp.student, exp.data)
+    with timer.stage("train"):
+        scores = exp.student.train_and_evaluate(train, exp.data.test, exp.data.labels, int(cfg.seed),
+                                                loggers=tracker.lightning_loggers(), task=exp.task)
+    timer.seconds["eval"] = scores.pop("seconds_eval")
+    timer.seconds["train"] -= timer.seconds["eval"]
+    scores.pop("seconds_train")
+
+    metrics = collect_metrics(cfg, exp, rows, ledger, train, scores, seed_only, timer)
+    write_metrics(metrics, output_dir)
+    tracker.log_metrics(metrics)
+    tracker.log_rows(records)
+    log.info("accuracy %.4f (seed only %.4f, gain %+.4f), macro-F1 %s; %d synthetic rows kept of %d; "
+             "%d/%d queries; metrics in %s", scores["accuracy"], seed_only["accuracy"], metrics["gain"]["accuracy"],
+             scores.get("macro_f1"), metrics["n_synthetic"], len(rows), ledger.used, exp.budget,
+             output_dir / "metrics.json")
+    return metrics
+
+
+def build(cfg: DictConfig, timer: StageTimer) -> Experiment:
+    """Instantiate and validate everything, then load the models: bad input fails before any query is spent."""
     budget = int(cfg.budget.queries)
-    # Build and validate everything before the first query is spent.
     with timer.stage("load"):
         task = instantiate(cfg.task)
-        strategy = instantiate(cfg.strategy)
-        verifier = instantiate(cfg.verifier)
-        student = instantiate(cfg.student)
-        data = task.load(int(cfg.seed))
-        strategy.check(data, budget, verifier)
+        exp = Experiment(task, instantiate(cfg.strategy), instantiate(cfg.verifier), instantiate(cfg.student),
+                         task.load(int(cfg.seed)), budget)
+        exp.strategy.check(exp.data, budget, exp.verifier)
         teacher_finetune = TeacherFinetune.from_config(cfg.teacher.get("finetune"))
-    ratio = budget / len(data.seed)
     log.info("budget %d queries / seed set %d = ratio %.2f; strategy %s, verifier %s",
-             budget, len(data.seed), ratio, strategy.name, verifier.name)
-
+             budget, len(exp.data.seed), budget / len(exp.data.seed), exp.strategy.name, exp.verifier.name)
     with timer.stage("load"):
-        teacher = instantiate(cfg.teacher.backend)
-        augmenter = instantiate(cfg.augmenter.backend) if cfg.get("augmenter") else teacher
+        exp.teacher = instantiate(cfg.teacher.backend)
+        exp.augmenter = instantiate(cfg.augmenter.backend) if cfg.get("augmenter") else exp.teacher
         if budget > 0:
-            teacher.load()
-            if augmenter is not teacher:
-                augmenter.load()
+            exp.teacher.load()
+            if exp.augmenter is not exp.teacher:
+                exp.augmenter.load()
     # Kaddour & Liu: the teacher first learns the seed set (LoRA); the adapter is cached per seed set and teacher.
-    finetuned = None
     if teacher_finetune is not None and budget > 0:
         with timer.stage("finetune_teacher"):
-            finetuned = finetune_teacher(teacher, task, data.seed, teacher_finetune)
+            exp.finetuned = finetune_teacher(exp.teacher, task, exp.data.seed, teacher_finetune)
+    return exp
 
-    ledger = QueryLedger(budget)
+
+def generate(cfg: DictConfig, exp: Experiment, output_dir: Path) -> tuple[list[SyntheticRow], QueryLedger]:
+    """Spend the budget: every call goes through a metered client backed by the durable query cache."""
+    ledger = QueryLedger(exp.budget)
     cache = open_query_cache(cfg.get("cache"), cache_root())
     journal = QueryJournal(output_dir / "queries.jsonl")
     progress = GenerationProgress(ledger, enabled=bool(cfg.progress))
     meter = dict(ledger=ledger, progress=progress, batch_size=int(cfg.query_batch_size), journal=journal,
                  cache=cache)
+    task = exp.task
     ctx = GenerationContext(
-        prompts=task.prompts, data=data,
-        teacher=MeteredTeacher(teacher, role="teacher", **meter),
-        augmenter=MeteredTeacher(augmenter, role="augmenter", **meter),
-        verifier_client=MeteredTeacher(teacher, role="verifier", **meter),
+        prompts=task.prompts, data=exp.data,
+        teacher=MeteredTeacher(exp.teacher, role="teacher", **meter),
+        augmenter=MeteredTeacher(exp.augmenter, role="augmenter", **meter),
+        verifier_client=MeteredTeacher(exp.teacher, role="verifier", **meter),
         ledger=ledger, seed=int(cfg.seed), few_shot=task.few_shot,
         # A generation task lays its own answer / question settings over the teacher's (CoT needs more tokens).
         label_params=GenerationParams(**{**cfg.teacher.label_generation, **getattr(task, "answer_generation", {})}),
@@ -111,52 +155,34 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
         round_size=int(cfg.round_size),
     )
     try:
-        with timer.stage("generate"):
-            rows = strategy.generate(ctx, verifier, budget)
+        return exp.strategy.generate(ctx, exp.verifier, exp.budget), ledger
     finally:
         progress.close()
         journal.close()
         if cache is not None:
             cache.close()
-    with timer.stage("write"):
-        records = write_synthetic(rows, output_dir)
 
-    train = list(data.seed) + synthetic_examples(rows, data)
-    if len(train) == len(data.seed):
-        log.warning("no usable synthetic rows (%d generated): training the student on the seed set only", len(rows))
-    with timer.stage("train_seed_only"):
-        seed_only = seed_only_scores(cfg, task, student, data)
-    with timer.stage("train"):
-        scores = student.train_and_evaluate(train, data.test, data.labels, int(cfg.seed),
-                                            loggers=tracker.lightning_loggers(), task=task)
-    timer.seconds["eval"] = scores.pop("seconds_eval")
-    timer.seconds["train"] -= timer.seconds["eval"]
-    scores.pop("seconds_train")
 
-    metrics = {
-        "task": task.name, "strategy": strategy.name, "verifier": verifier.name, "seed": int(cfg.seed),
-        "teacher": teacher.model_id, "augmenter": augmenter.model_id,
-        "teacher_finetune": asdict(finetuned) if finetuned is not None else None,
-        "budget": budget, "seed_size": len(data.seed), "ratio": ratio,
+def collect_metrics(cfg: DictConfig, exp: Experiment, rows: list[SyntheticRow], ledger: QueryLedger,
+                    train: list, scores: dict[str, Any], seed_only: dict[str, float],
+                    timer: StageTimer) -> dict[str, Any]:
+    data = exp.data
+    return {
+        "task": exp.task.name, "strategy": exp.strategy.name, "verifier": exp.verifier.name, "seed": int(cfg.seed),
+        "teacher": exp.teacher.model_id, "augmenter": exp.augmenter.model_id,
+        "teacher_finetune": asdict(exp.finetuned) if exp.finetuned is not None else None,
+        "budget": exp.budget, "seed_size": len(data.seed), "ratio": exp.budget / len(data.seed),
         "n_seed": len(data.seed), "n_train": len(train),
-        **synthetic_stats(rows, data, task),
+        **synthetic_stats(rows, data, exp.task),
         **scores,
         "seed_only": seed_only,
         "gain": {k: v - seed_only[k] for k, v in compared(scores).items() if k in seed_only},
-        **baseline_metrics(data, task),
+        **baseline_metrics(data, exp.task),
         **ledger.summary(),
-        **run_cost(ledger.summary(), {"teacher": teacher, "verifier": teacher, "augmenter": augmenter}),
+        **run_cost(ledger.summary(), {"teacher": exp.teacher, "verifier": exp.teacher, "augmenter": exp.augmenter}),
         "seconds": timer.seconds,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    write_metrics(metrics, output_dir)
-    tracker.log_metrics(metrics)
-    tracker.log_rows(records)
-    log.info("accuracy %.4f (seed only %.4f, gain %+.4f), macro-F1 %s; %d synthetic rows kept of %d; "
-             "%d/%d queries; metrics in %s", scores["accuracy"], seed_only["accuracy"], metrics["gain"]["accuracy"],
-             scores.get("macro_f1"), metrics["n_synthetic"], len(rows), ledger.used, budget,
-             output_dir / "metrics.json")
-    return metrics
 
 
 # Config keys that do not change a run's results: a rerun that differs only in these is the same run.
