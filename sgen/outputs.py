@@ -43,3 +43,15 @@ def _finite(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def flatten_metrics(d: dict[str, Any], sep: str = ".", prefix: str = "") -> dict[str, Any]:
+    """{"seed_only": {"accuracy": 0.3}} -> {"seed_only.accuracy": 0.3} (W&B groups its panels by "/")."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten_metrics(value, sep, f"{name}{sep}"))
+        else:
+            out[name] = value
+    return out

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sgen.outputs import flatten_metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -58,7 +60,8 @@ class WandbTracker(Tracker):
         return [WandbLogger(experiment=self.run)] if self.run is not None else []
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
-        flat = {k: v for k, v in _flatten(metrics).items() if isinstance(v, (int, float, str, bool))}
+        flat = {k: v for k, v in flatten_metrics(metrics, sep="/").items()
+                if isinstance(v, (int, float, str, bool))}
         self.run.summary.update(flat)
         self.run.log({k: v for k, v in flat.items() if not isinstance(v, str)})
 
@@ -73,14 +76,3 @@ class WandbTracker(Tracker):
         if self.run is not None:
             self.run.finish(exit_code=1 if failed else 0)
             self.run = None
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{key}/"))
-        else:
-            out[key] = v
-    return out

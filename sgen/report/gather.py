@@ -11,6 +11,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sgen.outputs import flatten_metrics
+
 log = logging.getLogger(__name__)
 
 # Columns every table has, in this order, whatever the jobs wrote; the metrics follow.
@@ -81,7 +83,7 @@ def job_row(job: JobFiles, sweep_dir: Path) -> dict[str, Any]:
     row.update(_status(job))
     row.update(_coordinates(job))
     if job.metrics:
-        row.update(flatten(job.metrics))
+        row.update(flatten_metrics(job.metrics))
         row["tokens"] = (job.metrics.get("prompt_tokens") or 0) + (job.metrics.get("completion_tokens") or 0)
     verifier = row.get("verifier") or "none"
     row["method"] = row.get("strategy") if verifier == "none" else f"{row.get('strategy')}+{verifier}"
@@ -120,18 +122,6 @@ def _wall_seconds(path: Path) -> float | None:
     if not (start.exists() and end.exists()):
         return None
     return end.stat().st_mtime - start.stat().st_mtime
-
-
-def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"seed_only": {"accuracy": 0.3}} -> {"seed_only.accuracy": 0.3}."""
-    out: dict[str, Any] = {}
-    for key, value in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
 
 
 def load_sweep(sweep_dir: str | Path) -> pd.DataFrame:
