@@ -79,8 +79,8 @@ def test_finetune_then_generate_end_to_end_and_the_second_run_reuses_the_adapter
     """`python -m sgen teacher=tiny teacher.finetune=lora student=sft_tiny`: a classification task (label prompts ->
     label), the fine-tuned teacher generates, the generative student trains; the second run loads the adapter."""
     env = {"SGEN_CACHE_DIR": str(tmp_path / "cache")}
-    common = ["teacher=tiny", "teacher.finetune=lora", "student=sft_tiny", "budget=100q", "budget.queries=60", "progress=false",
-              "task.test_size=60", "task.unlabeled_size=300", "task.seed_size=30"]
+    common = ["teacher=tiny", "teacher.finetune=lora", "strategy=new_answer", "student=sft_tiny", "budget.queries=60",
+              "progress=false", "task.test_size=60", "task.unlabeled_size=300", "task.seed_size=30"]
     runs = []
     for i in (1, 2):
         run_sgen(*common, f"hydra.run.dir={tmp_path / f'run{i}'}", env=env)

@@ -29,7 +29,7 @@ def test_openai_run_survives_faults_books_exactly_what_was_served_and_never_leak
             "teacher=openai", f"teacher.backend.base_url={server.base_url}", f"teacher.backend.api_key_env={KEY_ENV}",
             "teacher.backend.timeout=2.0", "teacher.backend.max_retries=12", "teacher.backend.backoff_base=0.02",
             "teacher.backend.backoff_max=0.2", "teacher.backend.concurrency=8",
-            "student=tiny", "budget=100q", "logger=wandb", "progress=false", "task.test_size=200",
+            "student=tiny", "strategy=new_answer", "budget=100q", "logger=wandb", "progress=false", "task.test_size=200",
             "task.unlabeled_size=2000", f"hydra.run.dir={run_dir}",
             env={KEY_ENV: KEY, "SGEN_CACHE_DIR": str(cache_dir), "WANDB_MODE": "offline"}, timeout=300)
     served = server.stats
