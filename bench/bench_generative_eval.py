@@ -2,7 +2,7 @@
 against one question at a time, on the same model and questions, in one process; also checks both give the same
 answers.
 
-    python -m bench.bench_generative_eval [--questions 16] [--batch-size 16] [--max-new-tokens 64]
+    python -m bench.bench_generative_eval [--questions 8] [--batch-size 8] [--max-new-tokens 32]
 """
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     from sgen.students.generative import GenerativeStudent, generate_causal
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--questions", type=int, default=16)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--questions", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     torch.set_num_threads(2)
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     batched = generate_causal(model, tokenizer, prompts, args.batch_size, args.max_new_tokens)
     t_batched = time.perf_counter() - t0
+    log.info("batched: %d questions in %.1fs", len(prompts), t_batched)
     t0 = time.perf_counter()
     single = [generate_causal(model, tokenizer, [p], 1, args.max_new_tokens)[0] for p in prompts]
     t_single = time.perf_counter() - t0
