@@ -110,7 +110,8 @@ def test_gsm8k_with_a_finetuned_teacher_and_a_generative_student(student, tiny_c
     from tests.conftest import SHARED_DATA
 
     metrics = run(tiny_cfg("task=gsm8k", f"task.data_dir={SHARED_DATA / 'gsm8k'}", "task.seed_size=8",
-                           "task.test_size=8", "budget.queries=8", f"student={student}", "teacher.finetune=lora"))
+                           "task.test_size=8", "budget.queries=8", "strategy=new_answer", f"student={student}",
+                           "teacher.finetune=lora"))
     assert metrics["task"] == "gsm8k" and metrics["teacher_finetune"]["trained"] is True
     assert metrics["teacher_finetune"]["n_pairs"] == 8 and metrics["queries_used"] == 8
     assert metrics["teacher"].endswith("+lora-" + metrics["teacher_finetune"]["adapter_key"])
