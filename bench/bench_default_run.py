@@ -39,7 +39,7 @@ def main() -> None:
                      m["seed_only"]["accuracy"], m["queries_paid"]])
     body = table(["run", "wall s", *[f"{k} s" for k in stages], "peak RSS MB", "accuracy", "seed-only acc",
                   "queries paid"], rows)
-    notes = ("Default: tweet_sentiment, seed 100, budget 300 queries, new_answer (annotation), SmolLM2-135M teacher, "
+    notes = ("Default: tweet_sentiment, seed 100, budget 300 queries, rephrase, SmolLM2-135M teacher, "
              "MiniLM-L6 student. Wall time includes interpreter start-up and imports; stage times come from "
              "metrics.json.")
     path = write_result("default_run", "Default run (`make run`)", "python -m bench.bench_default_run", body, notes)
