@@ -117,6 +117,10 @@ def build(cfg: DictConfig, timer: StageTimer) -> Experiment:
         exp = Experiment(task, instantiate(cfg.strategy), instantiate(cfg.verifier), instantiate(cfg.student),
                          task.load(int(cfg.seed)), budget)
         exp.strategy.check(exp.data, budget, exp.verifier)
+        kinds = getattr(exp.student, "kinds", (task.kind,))
+        if task.kind not in kinds:
+            raise ValueError(f"task {task.name!r} is a {task.kind} task but student {cfg.student._target_} learns "
+                             f"only {', '.join(kinds)}; for generation use student=sft or student=seq2seq")
         teacher_finetune = TeacherFinetune.from_config(cfg.teacher.get("finetune"))
     log.info("budget %d queries / seed set %d = ratio %.2f; strategy %s, verifier %s",
              budget, len(exp.data.seed), budget / len(exp.data.seed), exp.strategy.name, exp.verifier.name)

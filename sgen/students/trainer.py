@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 class ClassifierStudent:
     """Student settings; `train_and_evaluate` builds a fresh model each time, so runs never share weights."""
 
+    #: Task kinds this student can learn (a label head has nothing to say about free-text answers).
+    kinds = ("classification",)
+
     def __init__(self, model: str, bundled_package: str | None = None, bundled_path: str | None = None,
                  max_length: int = 64, batch_size: int = 32, lr: float = 1e-4, epochs: int = 3,
                  min_steps: int = 0, weight_decay: float = 0.01, warmup_ratio: float = 0.06,

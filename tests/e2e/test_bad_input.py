@@ -33,3 +33,11 @@ def test_missing_required_value_is_named(tmp_path):
 def test_cfg_job_prints_composed_config():
     proc = run_sgen("--cfg", "job", "strategy=rephrase", "budget=10k")
     assert "_target_: sgen.strategies.Rephrase" in proc.stdout and "queries: 10000" in proc.stdout
+
+
+def test_generation_task_with_a_classifier_student_fails_before_any_query(tmp_path):
+    out = tmp_path / "run"
+    proc = run_sgen("teacher=tiny", "student=tiny", "task=gsm8k", "task.seed_size=5", "task.test_size=5",
+                    "progress=false", f"hydra.run.dir={out}", check=False)
+    assert proc.returncode != 0 and "use student=sft or student=seq2seq" in proc.stderr
+    assert not (out / "queries.jsonl").exists()
