@@ -18,10 +18,11 @@ from tests.conftest import REPO, TINY, read_jsonl, read_metrics
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 # query_batch_size=16: the cache commits every 16 answers, so an interruption lands between many committed chunks.
-# 1k queries take the tiny teacher 10-20 s here: `scontrol requeue` lets a job run on for several seconds after its
-# SIGTERM (submitit ignores it) before SIGKILL, and the interruption must still land mid-generation.
-BUDGET = 1000
-RUN = [*TINY, "budget=1k", "strategy=new_answer", "query_batch_size=16"]
+# `scontrol requeue` lets a job run on for several seconds after its SIGTERM (submitit ignores it) before SIGKILL, and
+# the interruption must still land mid-generation: 1k annotations took a quiet machine less than those seconds, so
+# the job makes 3k rewrites (longer outputs, no pool limit), 30-60 s of generation here.
+BUDGET = 3000
+RUN = [*TINY, "budget=3k", "strategy=rephrase", "query_batch_size=16"]
 INTERRUPT_AFTER = 24  # queries booked (journal lines) before the job is interrupted
 
 
