@@ -120,23 +120,31 @@ def score_predictions(task, predictions: Sequence[str], test: Sequence[Example])
 
 @torch.inference_mode()
 def generate_causal(model, tokenizer, prompts: Sequence[Messages], batch_size: int, max_new_tokens: int) -> list[str]:
-    """Greedy completions, batched with left padding (a decoder continues from the right edge) and sorted by length
-    so a batch wastes little on padding. Returns the text up to the first eos, in the order of `prompts`."""
+    """Greedy completions with left padding (a decoder continues from the right edge); the output repeats the
+    prompt, which is cut off. Returns the text up to the first eos, in the order of `prompts`."""
+    encoded = [tokenizer(render_prompt(tokenizer, p), add_special_tokens=False)["input_ids"] for p in prompts]
+    return greedy_by_length(model, tokenizer, encoded, batch_size, "left", prompt_in_output=True,
+                            max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                            eos_token_id=tokenizer.eos_token_id)
+
+
+def greedy_by_length(model, tokenizer, encoded: list[list[int]], batch_size: int, padding_side: str,
+                     prompt_in_output: bool, **generate_kwargs: Any) -> list[str]:
+    """Greedy decoding of token-id prompts in batches of similar length (little padding), in the caller's order.
+    Causal LMs echo the prompt (`prompt_in_output`); encoder-decoders start with one decoder start token."""
     model.eval()
-    texts = [render_prompt(tokenizer, p) for p in prompts]
-    encoded = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     device = next(model.parameters()).device
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    results: list[str] = [""] * len(texts)
+    side, tokenizer.padding_side = tokenizer.padding_side, padding_side
+    results: list[str] = [""] * len(encoded)
     try:
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             enc = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                                 temperature=None, top_p=None, top_k=None, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.eos_token_id)
-            for i, row in zip(idx, out[:, enc["input_ids"].shape[1]:].tolist(), strict=True):
+            out = model.generate(**enc, do_sample=False, num_beams=1, temperature=None, top_p=None, top_k=None,
+                                 **generate_kwargs)
+            skip = enc["input_ids"].shape[1] if prompt_in_output else 1
+            for i, row in zip(idx, out[:, skip:].tolist(), strict=True):
                 results[i] = decode_until_eos(tokenizer, row)
     finally:
         tokenizer.padding_side = side

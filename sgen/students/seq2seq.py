@@ -8,7 +8,7 @@ import torch
 
 from sgen.models import materialize
 from sgen.records import Messages
-from sgen.students.generative import GenerativeStudent, decode_until_eos
+from sgen.students.generative import GenerativeStudent, greedy_by_length
 from sgen.students.sft import flatten_prompt, seq2seq_features
 
 
@@ -37,21 +37,6 @@ class Seq2SeqStudent(GenerativeStudent):
 def generate_seq2seq(model, tokenizer, prompts: Sequence[Messages], batch_size: int, max_new_tokens: int,
                      max_length: int) -> list[str]:
     """Greedy decoding, batched; the encoder is bidirectional, so right padding under the mask is harmless."""
-    model.eval()
-    texts = [flatten_prompt(p) for p in prompts]
-    encoded = [tokenizer(t, truncation=True, max_length=max_length)["input_ids"] for t in texts]
-    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
-    device = next(model.parameters()).device
-    side, tokenizer.padding_side = tokenizer.padding_side, "right"
-    results: list[str] = [""] * len(texts)
-    try:
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            enc = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                                 temperature=None, top_p=None, top_k=None)
-            for i, row in zip(idx, out[:, 1:].tolist(), strict=True):  # drop the decoder start token
-                results[i] = decode_until_eos(tokenizer, row)
-    finally:
-        tokenizer.padding_side = side
-    return results
+    encoded = [tokenizer(flatten_prompt(p), truncation=True, max_length=max_length)["input_ids"] for p in prompts]
+    return greedy_by_length(model, tokenizer, encoded, batch_size, "right", prompt_in_output=False,
+                            max_new_tokens=max_new_tokens)
