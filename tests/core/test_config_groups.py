@@ -7,7 +7,7 @@ import pytest
 from hydra.utils import instantiate
 
 from sgen.config import CONFIG_DIR
-from tests.conftest import SHARED_DATA
+from tests.conftest import BANKING77_DIR
 
 GROUPS = ["teacher", "augmenter", "student", "task", "strategy", "budget", "verifier", "logger", "experiment"]
 
@@ -36,7 +36,7 @@ def _required(group: str, option: str, tmp_path: Path) -> list[str]:
         return [f"task.source.train_file={csv}", "task.source.text_column=review", "task.source.label_column=stars",
                 "task.seed_size=10", "task.test_size=10"]
     if (group, option) == ("task", "banking77"):
-        return [f"task.source.data_dir={SHARED_DATA / 'banking77'}"]
+        return [f"task.source.data_dir={BANKING77_DIR}"]  # a committed sample
     return []
 
 
@@ -65,6 +65,8 @@ def test_option_composes_and_instantiates(group, option, tiny_cfg, tmp_path):
         data = obj.load(seed=0)
         assert len(data.seed) == cfg.task.seed_size and data.test and not {e.id for e in data.seed} & {
             e.id for e in data.unlabeled}
+        if option == "banking77":  # the committed sample keeps every intent
+            assert len(data.labels) == 77
     if group in ("teacher", "augmenter"):
         assert obj.model_id
     if group == "strategy":

@@ -1,6 +1,8 @@
 """The SLURM launcher configs compose, resolve, and become the sbatch flags they promise (no cluster needed)."""
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -26,17 +28,21 @@ def launcher_config(name: str, *overrides: str):
                           return_hydra_config=True)
     finally:
         GlobalHydra.instance().clear()
-    cfg.hydra.sweep.dir = "/shared/sweeps/s1"  # what Hydra sets at launch time; `${now:...}` otherwise
+    cfg.hydra.sweep.dir = "/scratch/sweeps/s1"  # what Hydra sets at launch time; `${now:...}` otherwise
     return cfg.hydra.launcher
 
 
 def sbatch_script(launcher_cfg) -> str:
     """The batch script submitit would submit, built the way the plugin's launch() builds its executor."""
     import submitit
+    from submitit.slurm.slurm import SlurmExecutor
 
     params = {k: v for k, v in OmegaConf.to_container(launcher_cfg, resolve=True).items() if k != "_target_"}
-    executor = submitit.AutoExecutor(folder=params.pop("submitit_folder"), cluster="slurm",
-                                     slurm_max_num_timeout=params.pop("max_num_timeout"))
+    # SlurmExecutor refuses to be built unless `srun` is on PATH (its affinity() check); writing the script needs
+    # neither SLURM nor a cluster, so these tests pretend it is there (the slurm-marked tests start a real one).
+    with mock.patch.object(SlurmExecutor, "affinity", classmethod(lambda cls: 2)):
+        executor = submitit.AutoExecutor(folder=params.pop("submitit_folder"), cluster="slurm",
+                                         slurm_max_num_timeout=params.pop("max_num_timeout"))
     base = {"timeout_min", "cpus_per_task", "gpus_per_node", "tasks_per_node", "mem_gb", "nodes", "name",
             "stderr_to_stdout"}
     executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in params.items()})
@@ -53,7 +59,7 @@ def test_launcher_config_extends_submitit_slurm(name):
         (partition, cpus, gpus, mem, minutes)
     assert (cfg.array_parallelism, cfg.signal_delay_s) == (parallel, lead)
     assert cfg.max_num_timeout >= 2  # requeue on time-out: the query cache makes a rerun resume
-    assert cfg.submitit_folder == "/shared/sweeps/s1/.submitit/%j"
+    assert cfg.submitit_folder == "/scratch/sweeps/s1/.submitit/%j"
     assert type(instantiate(cfg)).__name__ == "SlurmLauncher"
 
     script = sbatch_script(cfg)

@@ -12,12 +12,12 @@ from sgen.tasks.gsm8k import GSM8KTask
 from sgen.tasks.math_answers import extract_answer
 from sgen.teachers.hf import tiny_teacher
 from sgen.verifiers import GoldVerifier, MajorityVerifier, NoVerifier
-from tests.conftest import SHARED_DATA
+from tests.conftest import gsm8k_dir
 
 
 @pytest.fixture(scope="module")
 def task_data():
-    task = GSM8KTask(seed_size=4, unlabeled_size=30, test_size=5, data_dir=str(SHARED_DATA / "gsm8k"))
+    task = GSM8KTask(seed_size=4, unlabeled_size=30, test_size=5, data_dir=str(gsm8k_dir()))
     return task, task.load(0)
 
 

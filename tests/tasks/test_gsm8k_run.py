@@ -5,9 +5,9 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import SHARED_DATA, read_jsonl, read_metrics, run_sgen
+from tests.conftest import gsm8k_dir, read_jsonl, read_metrics, run_sgen
 
-GSM8K = [f"task.data_dir={SHARED_DATA / 'gsm8k'}", "task=gsm8k", "progress=false", "task.seed_size=6",
+GSM8K = [f"task.data_dir={gsm8k_dir()}", "task=gsm8k", "progress=false", "task.seed_size=6",
          "task.test_size=8", "task.few_shot=1", "task.answer_generation.max_new_tokens=24",
          "task.question_generation.max_new_tokens=16"]
 TINY_GEN = [*GSM8K, "teacher=tiny", "augmenter=tiny", "student=sft_tiny"]
