@@ -1,8 +1,6 @@
 """Every call to a teacher backend goes through MeteredTeacher, which checks the budget first and books each query."""
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -13,7 +11,7 @@ from sgen.budget.cache import QueryCache, query_key
 from sgen.budget.journal import QueryJournal
 from sgen.budget.ledger import QueryLedger
 from sgen.records import Completion, GenerationParams, Messages, QueryRecord
-from sgen.teachers.base import Teacher, partial_completions
+from sgen.teachers.base import Teacher, partial_completions, seed_from_key
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +32,6 @@ class GenerationProgress:
 
     def close(self) -> None:
         self._bar.close()
-
-
-def query_seed(model_id: str, params: GenerationParams, prompts: Sequence[Messages],
-               sample_indices: Sequence[int]) -> int:
-    """A sampling seed that depends only on what is asked, so reruns draw the same samples."""
-    blob = json.dumps([model_id, params.__dict__, list(prompts), list(sample_indices)], sort_keys=True)
-    return int.from_bytes(hashlib.sha256(blob.encode()).digest()[:4], "little")
 
 
 class MeteredTeacher:
@@ -109,10 +100,9 @@ class MeteredTeacher:
                 params: GenerationParams) -> tuple[list[Completion], list[bool]]:
         """Completions for one chunk, and for each whether this call paid for it."""
         model_id = self.backend.model_id
-        if self.cache is None:
-            return self.backend.generate(batch, params, seed=query_seed(model_id, params, batch, samples)), \
-                [True] * len(batch)
         keys = [query_key(model_id, params, p, s) for p, s in zip(batch, samples, strict=True)]
+        if self.cache is None:
+            return self.backend.generate(batch, params, seeds=[seed_from_key(k) for k in keys]), [True] * len(batch)
         found = self.cache.get_many(keys)
         first: dict[str, int] = {}  # a query repeated within the chunk is generated and paid once
         for i, key in enumerate(keys):
@@ -135,20 +125,32 @@ class MeteredTeacher:
 
     def _generate_claimed(self, keys: list[str], idx: list[int], batch: list[Messages], samples: list[int],
                           params: GenerationParams) -> dict[str, Completion]:
-        """Generate our claimed keys and commit them before anyone books them; on failure free the claims."""
+        """Generate our claimed keys and commit each answer before anyone books it; on failure free the claims.
+
+        A backend that finishes prompts one by one reports each through `on_result`, and the answer is committed
+        the moment it exists: a kill -9 mid-call loses only the rows still being decoded, so a large call (a deep
+        queue keeps continuous batching busy) risks no more than a small one."""
         model_id = self.backend.model_id
         prompts = [batch[i] for i in idx]
-        # The seed depends on the prompts generated together, so a rerun after a crash, which finds the same chunk
-        # missing, draws exactly the samples the crashed run would have drawn.
-        seed = query_seed(model_id, params, prompts, [samples[i] for i in idx])
+        stored: dict[str, Completion] = {}
+
+        def commit(i: int, completion: Completion) -> None:
+            stored.update(self.cache.put_many(model_id, {keys[i]: completion}))
+
         try:
-            completions = self.backend.generate(prompts, params, seed=seed)
+            # One query, one answer: each query samples from its own stream, seeded from its cache key, so its text
+            # does not depend on the chunk, the batch or which queries an earlier run left in the cache.
+            completions = self.backend.generate(prompts, params, seeds=[seed_from_key(k) for k in keys],
+                                                on_result=commit)
         except BaseException as error:
             # Keep what arrived (it was paid for); a rerun finds it in the cache and pays only for the rest.
             arrived = {k: c for k, c in zip(keys, partial_completions(error) or [None] * len(keys), strict=True)
-                       if c is not None}
+                       if c is not None and k not in stored}
             if arrived:
                 self.cache.put_many(model_id, arrived)
-            self.cache.release([k for k in keys if k not in arrived])
+            self.cache.release([k for k in keys if k not in arrived and k not in stored])
             raise
-        return self.cache.put_many(model_id, dict(zip(keys, completions, strict=True)))
+        rest = {k: c for k, c in zip(keys, completions, strict=True) if k not in stored}
+        if rest:  # backends that answer a whole call at once (served and vLLM teachers)
+            stored.update(self.cache.put_many(model_id, rest))
+        return stored

@@ -1,4 +1,5 @@
-"""Local transformers backend: chat template, left-padded batches sorted by length, sampling, bf16."""
+"""Local transformers backend: chat template, continuous batching with shared-prefix reuse, per-query sampling
+streams, bf16. `engine=static` keeps the older batched `model.generate` loop."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +11,11 @@ import torch
 from sgen.devices import resolve_device, resolve_dtype
 from sgen.models import ModelSource, materialize, resolve_model
 from sgen.records import Completion, GenerationParams, Messages
-from sgen.teachers.base import Teacher
+from sgen.teachers.base import ResultHook, Teacher, default_seeds
+from sgen.teachers.engine import ContinuousBatcher, continuous_unsupported, sampling_settings
+from sgen.teachers.engine.static_batch import generate_static
+
+ENGINES = ("auto", "continuous", "static")
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,16 @@ class HFTeacher(Teacher):
         revision: str | None = None,
         prebuilt: tuple[Any, Any] | None = None,
         name: str | None = None,
+        engine: str = "auto",
+        prefix_cache_tokens: int = 16384,
     ) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"teacher.backend.engine={engine!r} is not valid; valid: {', '.join(ENGINES)}")
+        if batch_size < 1:
+            raise ValueError(f"teacher.backend.batch_size must be >= 1, got {batch_size}")
+        self.engine = engine
+        self.prefix_cache_tokens = prefix_cache_tokens
+        self._batcher: ContinuousBatcher | None = None
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.batch_size = batch_size
@@ -56,6 +70,32 @@ class HFTeacher(Teacher):
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         self._ready = True
+        self._start_engine()
+
+    def _start_engine(self) -> None:
+        """The continuous engine when it reproduces this model's `generate` (see engine/support.py), else static."""
+        self._batcher = None
+        if self.engine == "static":
+            return
+        reason = continuous_unsupported(self._model)
+        if reason is not None:
+            if self.engine == "continuous":
+                raise ValueError(f"teacher.backend.engine=continuous cannot run {self.model_id}: {reason}; use "
+                                 f"teacher.backend.engine=static or auto")
+            log.info("teacher %s: static batching (%s)", self.model_id, reason)
+            return
+        eos = {self._tokenizer.eos_token_id}
+        configured = getattr(self._model.generation_config, "eos_token_id", None)
+        eos |= set(configured) if isinstance(configured, (list, tuple)) else {configured} if configured is not None \
+            else set()
+        self._batcher = ContinuousBatcher(self._model, sorted(e for e in eos if e is not None),
+                                          self._tokenizer.pad_token_id, self.batch_size, self.prefix_cache_tokens)
+
+    @property
+    def engine_name(self) -> str:
+        """The engine that runs now: continuous or static."""
+        self.load()
+        return "continuous" if self._batcher is not None else "static"
 
     @property
     def tokenizer(self):
@@ -70,6 +110,7 @@ class HFTeacher(Teacher):
     def set_model(self, model) -> None:
         """Swap in other weights of the same tokenizer (e.g. the base model after a LoRA adapter was removed)."""
         self._model = model.to(device=self.device).eval()
+        self._start_engine()  # stored prefixes belong to the old weights
 
     def attach_adapter(self, path: str, tag: str) -> None:
         """Load a PEFT LoRA adapter and merge it, so generation runs at the base model's speed; model_id names the
@@ -79,49 +120,43 @@ class HFTeacher(Teacher):
         self.load()
         merged = PeftModel.from_pretrained(self._model, path).merge_and_unload()
         self._model = merged.to(device=self.device, dtype=self.dtype).eval()
+        self._start_engine()
         self.model_id = f"{self.model_id}+lora-{tag}"
         log.info("teacher %s: adapter %s attached and merged", self.model_id, path)
 
     def render(self, prompt: Messages) -> str:
         return self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
 
-    @torch.inference_mode()
-    def generate(self, prompts: Sequence[Messages], params: GenerationParams, seed: int = 0) -> list[Completion]:
+    def generate(self, prompts: Sequence[Messages], params: GenerationParams,
+                 seeds: Sequence[int] | None = None, on_result: ResultHook | None = None) -> list[Completion]:
         self.load()
-        texts = [self.render(p) for p in prompts]
-        lengths = [len(self._tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
-        # Similar lengths share a batch: less padding, fewer wasted FLOPs.
-        order = sorted(range(len(texts)), key=lambda i: lengths[i])
-        torch.manual_seed(seed)
-        results: list[Completion | None] = [None] * len(texts)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            for i, completion in zip(idx, self._generate_batch([texts[i] for i in idx], params), strict=True):
-                results[i] = completion
-        return results  # type: ignore[return-value]
-
-    def _generate_batch(self, texts: list[str], params: GenerationParams) -> list[Completion]:
+        seeds = default_seeds(prompts, seeds)
         tok = self._tokenizer
-        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        sampling = dict(do_sample=True, temperature=params.temperature, top_p=params.top_p) if params.do_sample \
-            else dict(do_sample=False, temperature=None, top_p=None, top_k=None)
-        out = self._model.generate(**enc, max_new_tokens=params.max_new_tokens, pad_token_id=tok.pad_token_id,
-                                   eos_token_id=tok.eos_token_id, **sampling)
-        new = out[:, enc["input_ids"].shape[1]:]
-        prompt_tokens = enc["attention_mask"].sum(dim=1).tolist()
-        completions = []
-        for row, n_prompt in zip(new.tolist(), prompt_tokens, strict=True):
-            n_new = row.index(tok.eos_token_id) + 1 if tok.eos_token_id in row else len(row)
-            text = tok.decode(row[:n_new], skip_special_tokens=True).strip()
-            completions.append(Completion(text=text, prompt_tokens=int(n_prompt), completion_tokens=n_new))
-        return completions
+        ids = [tok(self.render(p), add_special_tokens=False)["input_ids"] for p in prompts]
+        results: list[Completion | None] = [None] * len(ids)
+
+        def finished(i: int, out: list[int]) -> None:
+            results[i] = Completion(text=tok.decode(out, skip_special_tokens=True).strip(), prompt_tokens=len(ids[i]),
+                                    completion_tokens=len(out))
+            if on_result is not None:
+                on_result(i, results[i])
+
+        if self._batcher is not None:
+            # Each query samples from its own stream: its text does not depend on its batch or schedule.
+            generators = [torch.Generator(device=self.device).manual_seed(s) for s in seeds] if params.do_sample \
+                else [None] * len(ids)
+            self._batcher.run(ids, params.max_new_tokens, sampling_settings(self._model, params), generators,
+                              on_finish=finished)
+        else:
+            generate_static(self._model, tok, ids, params, self.batch_size, seeds, on_finish=finished)
+        return results  # type: ignore[return-value]
 
 
 def tiny_teacher(arch: str = "llama", hidden_size: int = 32, layers: int = 2, seed: int = 0,
-                 batch_size: int = 16, labels: Sequence[str] = ()) -> HFTeacher:
+                 batch_size: int = 16, labels: Sequence[str] = (), engine: str = "auto") -> HFTeacher:
     """An HFTeacher over a tiny random model built in-process; label words are whole tokens so some parse."""
     from sgen.tiny import tiny_causal_lm
 
     model, tokenizer = tiny_causal_lm(arch, hidden_size, layers, seed, extra_words=tuple(labels))
     return HFTeacher(model=f"tiny-{arch}-{hidden_size}x{layers}-s{seed}", prebuilt=(model, tokenizer),
-                     dtype="float32", device="cpu", batch_size=batch_size)
+                     dtype="float32", device="cpu", batch_size=batch_size, engine=engine)

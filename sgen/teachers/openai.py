@@ -23,7 +23,7 @@ from typing import Any
 
 from sgen.records import Completion, GenerationParams, Messages
 from sgen.teachers.background_loop import BackgroundLoop
-from sgen.teachers.base import Teacher, with_partial
+from sgen.teachers.base import ResultHook, Teacher, default_seeds, with_partial
 from sgen.teachers.http_retry import (RetryPolicy, TeacherRequestError, TransientError, is_retryable_status,
                                       parse_retry_after, redact)
 from sgen.teachers.rate_limit import RateLimits
@@ -150,20 +150,27 @@ class OpenAITeacher(Teacher):
             log.warning("%s answered %d; going on (some servers do not list models)", url, resp.status_code)
 
     # -- generation ------------------------------------------------------------------------------------------------
-    def generate(self, prompts: Sequence[Messages], params: GenerationParams, seed: int = 0) -> list[Completion]:
+    def generate(self, prompts: Sequence[Messages], params: GenerationParams,
+                 seeds: Sequence[int] | None = None, on_result: ResultHook | None = None) -> list[Completion]:
+        """Answers arrive on the event-loop thread; they are handed back together at the end of the call (answers
+        that arrived before a failure ride on the error, see `with_partial`), so `on_result` is not called."""
         if not prompts:
             return []
+        seeds = default_seeds(prompts, seeds)
         if self._runner is None or not self._runner.usable:
             self.load()
         before = self.stats.retries
-        completions = self._runner.run(self._generate_all(list(prompts), params, seed))
+        completions = self._runner.run(self._generate_all(list(prompts), params, seeds))
         if self.stats.retries > before:
             log.info("%d queries done after %d retries (so far by reason: %s)", len(prompts),
                      self.stats.retries - before, dict(self.stats.failures))
         return completions
 
-    async def _generate_all(self, prompts: list[Messages], params: GenerationParams, seed: int) -> list[Completion]:
-        tasks = [asyncio.ensure_future(self._complete(p, params, prompt_seed(seed, i))) for i, p in enumerate(prompts)]
+    async def _generate_all(self, prompts: list[Messages], params: GenerationParams,
+                            seeds: list[int]) -> list[Completion]:
+        # The request's seed: servers that honour it (vLLM, llama.cpp, OpenAI best-effort) give each query its own
+        # reproducible sample, whatever else is in flight.
+        tasks = [asyncio.ensure_future(self._complete(p, params, s)) for p, s in zip(prompts, seeds, strict=True)]
         try:
             results = await asyncio.gather(*tasks, return_exceptions=True)
         except BaseException:  # cancelled from outside (Ctrl-C): stop every request
@@ -261,11 +268,6 @@ class OpenAITeacher(Teacher):
 
     def _redact(self, text: str) -> str:
         return redact(text, self._key)
-
-
-def prompt_seed(batch_seed: int, index: int) -> int:
-    """One seed per prompt: the same prompt twice in a batch (majority voting) must draw two different samples."""
-    return (batch_seed * 1_000_003 + index) % 2**31
 
 
 def estimate_tokens(prompt: Messages, max_new_tokens: int) -> int:

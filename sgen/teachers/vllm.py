@@ -1,8 +1,8 @@
 """vLLM's offline engine as teacher, for GPU nodes: continuous batching, tensor parallelism, paged KV cache.
 
 `vllm` is imported only in `load()`, so choosing another backend never needs it installed. Prompts are rendered by
-the model's chat template through `LLM.chat` (or a template given here); each prompt gets its own sampling seed, so
-the same prompt twice in a batch (majority voting) draws two samples.
+the model's chat template through `LLM.chat` (or a template given here); each prompt samples with its own seed
+(from its query key), so the same prompt twice in a batch (majority voting) draws two samples.
 """
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sgen.records import Completion, GenerationParams, Messages
-from sgen.teachers.base import Teacher
-from sgen.teachers.openai import prompt_seed
+from sgen.teachers.base import ResultHook, Teacher, default_seeds
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +74,13 @@ class VLLMTeacher(Teacher):
         return self._sampling_cls(n=1, temperature=0.0 if greedy else params.temperature,
                                   top_p=1.0 if greedy else params.top_p, max_tokens=params.max_new_tokens, seed=seed)
 
-    def generate(self, prompts: Sequence[Messages], params: GenerationParams, seed: int = 0) -> list[Completion]:
+    def generate(self, prompts: Sequence[Messages], params: GenerationParams,
+                 seeds: Sequence[int] | None = None, on_result: ResultHook | None = None) -> list[Completion]:
+        """`LLM.chat` returns the whole call at once, so `on_result` is not called."""
         if not prompts:
             return []
         self.load()
-        sampling = [self.sampling_params(params, prompt_seed(seed, i)) for i in range(len(prompts))]
+        sampling = [self.sampling_params(params, s) for s in default_seeds(prompts, seeds)]
         # LLM.chat applies the chat template, batches everything with continuous batching and keeps input order.
         outputs = self._llm.chat([list(p) for p in prompts], sampling_params=sampling, use_tqdm=False,
                                  chat_template=self.chat_template, add_generation_prompt=True)

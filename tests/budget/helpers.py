@@ -26,10 +26,11 @@ class SlowTeacher(Teacher):
         self.seconds_per_call = seconds_per_call
         self.calls: list[int] = []
 
-    def generate(self, prompts: Sequence[Messages], params: GenerationParams, seed: int = 0) -> list[Completion]:
+    def generate(self, prompts: Sequence[Messages], params: GenerationParams,
+                 seeds: Sequence[int] | None = None, on_result=None) -> list[Completion]:
         time.sleep(self.seconds_per_call)
         self.calls.append(len(prompts))
-        return self.inner.generate(prompts, params, seed=seed)
+        return self.inner.generate(prompts, params, seeds=seeds, on_result=on_result)
 
 
 def ask_in_process(cache_path: str, n: int, reverse: bool, barrier) -> dict:

@@ -87,11 +87,12 @@ def test_cache_hits_still_count_against_the_budget(backend, cache):
     assert ledger.summary()["queries_used"] == 10
 
 
-def test_same_chunk_regenerates_identically_without_cache(backend, tmp_path):
-    """The sampling seed depends on the chunk's content, so a rerun after a crash draws the same answers."""
+def test_same_queries_regenerate_identically_whatever_the_chunks(backend, tmp_path):
+    """Each query's sampling seed comes from its own key, so a rerun after a crash, or a run chunked otherwise,
+    draws the same answers."""
     with QueryCache(tmp_path / "a.sqlite") as a, QueryCache(tmp_path / "b.sqlite") as b:
         _, first = ask(backend, a, 16, batch_size=8)
-        _, second = ask(backend, b, 16, batch_size=8)
+        _, second = ask(backend, b, 16, batch_size=3)
     assert [r.text for r in first] == [r.text for r in second]
     assert len({r.text for r in first}) > 1  # sampled, not one repeated string
 
@@ -101,10 +102,10 @@ class _FailingTeacher(SlowTeacher):
         super().__init__(inner, 0.0)
         self.fail_on_call = fail_on_call
 
-    def generate(self, prompts, params, seed=0):
+    def generate(self, prompts, params, seeds=None, on_result=None):
         if len(self.calls) + 1 == self.fail_on_call:
             raise ConnectionError("teacher went away")
-        return super().generate(prompts, params, seed)
+        return super().generate(prompts, params, seeds, on_result)
 
 
 def test_answers_are_committed_before_booking_and_a_failure_frees_its_claims(backend, cache):
@@ -116,6 +117,38 @@ def test_answers_are_committed_before_booking_and_a_failure_frees_its_claims(bac
     assert cache._connect().execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
     resumed, records = ask(backend, cache, 40)
     assert (resumed.summary()["queries_paid"], resumed.cached) == (24, 16)
+    uninterrupted = ask(backend, QueryCache(cache.path.with_name("fresh.sqlite")), 40)[1]
+    assert [r.text for r in records] == [r.text for r in uninterrupted]
+
+
+class _DiesMidCall(SlowTeacher):
+    """A local backend that reports `survive` answers one by one, then dies inside the same call."""
+
+    def __init__(self, inner, survive: int) -> None:
+        super().__init__(inner, 0.0)
+        self.survive = survive
+
+    def generate(self, prompts, params, seeds=None, on_result=None):
+        reported = []
+
+        def report(i, completion):
+            if len(reported) == self.survive:
+                raise MemoryError("killed mid-call")
+            reported.append(i)
+            on_result(i, completion)
+
+        return super().generate(prompts, params, seeds, report)
+
+
+def test_answers_finished_before_a_crash_mid_call_are_kept(backend, cache):
+    ledger = QueryLedger(40)
+    with pytest.raises(MemoryError):
+        MeteredTeacher(_DiesMidCall(backend, survive=11), ledger, "teacher", batch_size=40, cache=cache).ask(
+            prompts(40), PARAMS, "label")
+    assert cache.count() == 11 and ledger.used == 0  # committed as they finished; nothing booked yet
+    assert cache._connect().execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+    resumed, records = ask(backend, cache, 40, batch_size=40)
+    assert (resumed.summary()["queries_paid"], resumed.cached) == (29, 11)
     uninterrupted = ask(backend, QueryCache(cache.path.with_name("fresh.sqlite")), 40)[1]
     assert [r.text for r in records] == [r.text for r in uninterrupted]
 

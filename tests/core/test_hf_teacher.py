@@ -14,10 +14,11 @@ PROMPTS = [[{"role": "user", "content": text}] for text in (
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
-def test_batched_greedy_equals_one_at_a_time(arch):
+@pytest.mark.parametrize("engine", ["continuous", "static"])
+def test_batched_greedy_equals_one_at_a_time(arch, engine):
     """Left padding must not change what a prompt generates."""
-    batched = tiny_teacher(arch=arch, batch_size=4)
-    single = tiny_teacher(arch=arch, batch_size=1)
+    batched = tiny_teacher(arch=arch, batch_size=4, engine=engine)
+    single = tiny_teacher(arch=arch, batch_size=1, engine=engine)
     params = GenerationParams(max_new_tokens=6)
     assert [c.text for c in batched.generate(PROMPTS, params)] == [c.text for c in single.generate(PROMPTS, params)]
 
@@ -31,12 +32,28 @@ def test_token_counts_and_order():
     assert all(1 <= c.completion_tokens <= 5 for c in out)
 
 
-def test_sampling_is_seeded():
-    teacher = tiny_teacher()
+@pytest.mark.parametrize("engine", ["continuous", "static"])
+def test_sampling_is_seeded(engine):
+    teacher = tiny_teacher(engine=engine)
     params = GenerationParams(max_new_tokens=8, temperature=1.0)
-    a = [c.text for c in teacher.generate(PROMPTS, params, seed=1)]
-    assert a == [c.text for c in teacher.generate(PROMPTS, params, seed=1)]
-    assert a != [c.text for c in teacher.generate(PROMPTS, params, seed=2)]
+    a = [c.text for c in teacher.generate(PROMPTS, params, seeds=[1, 2, 3, 4])]
+    assert a == [c.text for c in teacher.generate(PROMPTS, params, seeds=[1, 2, 3, 4])]
+    assert a != [c.text for c in teacher.generate(PROMPTS, params, seeds=[5, 6, 7, 8])]
+    # Without seeds, each prompt's seed comes from its text: still reproducible.
+    assert [c.text for c in teacher.generate(PROMPTS, params)] == [c.text for c in teacher.generate(PROMPTS, params)]
+
+
+@pytest.mark.parametrize("engine", ["continuous", "static"])
+def test_each_answer_is_reported_once_as_it_finishes(engine):
+    reported: dict[int, object] = {}
+
+    def keep(i, completion):
+        assert i not in reported
+        reported[i] = completion
+
+    out = tiny_teacher(batch_size=2, engine=engine).generate(PROMPTS, GenerationParams(max_new_tokens=6),
+                                                            on_result=keep)
+    assert [reported[i] for i in range(len(PROMPTS))] == out
 
 
 def test_loads_a_local_model_dir(tmp_path):

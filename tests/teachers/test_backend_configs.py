@@ -10,7 +10,7 @@ import pytest
 from hydra.utils import instantiate
 
 from sgen.records import GenerationParams
-from sgen.teachers.openai import OpenAITeacher, prompt_seed
+from sgen.teachers.openai import OpenAITeacher
 from sgen.teachers.vllm import VLLMTeacher, completion_from_output
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
@@ -84,4 +84,3 @@ def test_vllm_sampling_params_and_output_parsing():
                                                                                      token_ids=[7, 8])])
     completion = completion_from_output(output)
     assert (completion.text, completion.prompt_tokens, completion.completion_tokens) == ("positive", 4, 2)
-    assert prompt_seed(3, 0) != prompt_seed(3, 1)

@@ -1,0 +1,126 @@
+"""The continuous-batching engine on tiny fp32 models: the same greedy text as `model.generate` row by row, one
+sampling stream per query, exact token counts, shared prefixes computed once, and the column bookkeeping
+(compaction, growth, room for longer newcomers) exercised by staggered prompts."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sgen.records import GenerationParams
+from sgen.teachers.engine import SamplingSettings, next_tokens
+from sgen.teachers.engine.prefixes import plan_prefixes
+from sgen.teachers.hf import tiny_teacher
+
+SYSTEM = "classify the text into one of the labels answer with the label only " * 3
+TEXTS = ["classify the text", "the service was great and i love it, what a wonderful surprise thank you", "my card",
+         "how do i change my pin and the meeting is at noon on monday", "negative neutral positive"]
+# A long shared system prompt, a branch on the label, then the text: the shape of sgen's rewrite prompts.
+PROMPTS = [[{"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"rewrite this text with the same meaning {label} : {text}"}]
+           for text in TEXTS for label in ("negative", "positive")]
+# Lengths from 2 to ~60 tokens, long last: newcomers outgrow the running rows and columns fill up.
+STAGGERED = [[{"role": "user", "content": " ".join(TEXTS[: 1 + i % 5] * (1 + i // 5))}] for i in range(14)]
+
+
+def reference(teacher, prompts, max_new_tokens: int) -> list[tuple[str, int]]:
+    """What `model.generate` makes of each prompt alone (no padding, no batch): text and completion tokens."""
+    tok, model = teacher.tokenizer, teacher.model
+    out = []
+    for prompt in prompts:
+        enc = tok(teacher.render(prompt), add_special_tokens=False, return_tensors="pt")
+        row = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id,
+                             eos_token_id=tok.eos_token_id)[0, enc["input_ids"].shape[1]:].tolist()
+        row = row[: row.index(tok.eos_token_id) + 1] if tok.eos_token_id in row else row
+        out.append((tok.decode(row, skip_special_tokens=True).strip(), len(row)))
+    return out
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+@pytest.mark.parametrize("batch_size", [1, 3, 64])
+def test_greedy_equals_generate_row_by_row(arch, batch_size):
+    teacher = tiny_teacher(arch=arch, batch_size=batch_size)
+    prompts = PROMPTS * 2  # repeats: identical prompts share all but their last token
+    out = teacher.generate(prompts, GenerationParams(max_new_tokens=12))
+    assert teacher.engine_name == "continuous"
+    assert [(c.text, c.completion_tokens) for c in out] == reference(teacher, prompts, 12)
+    lengths = [len(teacher.tokenizer(teacher.render(p), add_special_tokens=False)["input_ids"]) for p in prompts]
+    assert [c.prompt_tokens for c in out] == lengths  # the whole prompt is counted, shared prefix included
+    stats, shared = teacher._batcher.stats, teacher._batcher.prefixes.stats
+    # The system prompt was computed once, not once per prompt.
+    assert shared["computed_tokens"] > 0 and stats["prefill_tokens"] + shared["computed_tokens"] < sum(lengths) / 2
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_staggered_lengths_exercise_compaction_growth_and_room_on_the_left(arch):
+    teacher = tiny_teacher(arch=arch, batch_size=2)
+    out = teacher.generate(STAGGERED, GenerationParams(max_new_tokens=40))
+    assert [(c.text, c.completion_tokens) for c in out] == reference(teacher, STAGGERED, 40)
+    assert teacher._batcher.stats["admissions"] >= 7
+
+
+def test_eos_and_max_new_tokens_end_each_row():
+    teacher = tiny_teacher(labels=("<|end|>",))
+    out = teacher.generate(PROMPTS, GenerationParams(max_new_tokens=3, temperature=1.0), seeds=range(len(PROMPTS)))
+    assert all(1 <= c.completion_tokens <= 3 for c in out)
+    ended = [c for c in out if c.completion_tokens < 3]
+    # A row that stopped early stopped at eos, which is counted (as `generate` counts it) and not shown.
+    assert all("<|end|>" not in c.text for c in out) and len(ended) < len(out)
+
+
+SAMPLED = GenerationParams(max_new_tokens=10, temperature=1.0, top_p=0.9)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_each_query_samples_from_its_own_stream(arch):
+    prompts = PROMPTS * 2
+    seeds = list(range(100, 100 + len(prompts)))
+    texts = {bs: [c.text for c in tiny_teacher(arch=arch, batch_size=bs).generate(prompts, SAMPLED, seeds)]
+             for bs in (1, 7, 64)}
+    assert texts[1] == texts[7] == texts[64]
+    # The same query in another call, alone or among others in another order, draws the same text.
+    teacher = tiny_teacher(arch=arch, batch_size=7)
+    assert [teacher.generate([p], SAMPLED, [s])[0].text for p, s in zip(prompts[:4], seeds[:4])] == texts[7][:4]
+    reordered = teacher.generate(prompts[::-1], SAMPLED, seeds[::-1])
+    assert [c.text for c in reordered][::-1] == texts[7]
+    # Repeated prompts with different seeds draw different samples; another seed, another text.
+    assert len(set(texts[7])) > len(PROMPTS)
+    assert teacher.generate(prompts, SAMPLED, [s + 1 for s in seeds])[0].text != texts[7][0] or \
+        teacher.generate(prompts, SAMPLED, [s + 1 for s in seeds])[1].text != texts[7][1]
+
+
+def test_static_engine_is_kept_and_chosen_when_the_model_needs_a_processor_the_engine_lacks():
+    static = tiny_teacher(batch_size=4, engine="static")
+    assert static.engine_name == "static"
+    assert [c.text for c in static.generate(PROMPTS, GenerationParams(max_new_tokens=6))] == \
+        [t for t, _ in reference(static, PROMPTS, 6)]
+    penalised = tiny_teacher()
+    penalised.model.generation_config.repetition_penalty = 1.3
+    penalised._start_engine()
+    assert penalised.engine_name == "static"
+    strict = tiny_teacher(engine="continuous")
+    strict.model.generation_config.repetition_penalty = 1.3
+    with pytest.raises(ValueError, match="engine=continuous cannot run .*repetition_penalty=1.3"):
+        strict._start_engine()
+
+
+def test_sampling_keeps_transformers_top_k_then_top_p():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]] * 4000))
+    generators = [torch.Generator().manual_seed(i) for i in range(len(logits))]
+    nucleus = next_tokens(logits, SamplingSettings(temperature=1.0, top_p=0.7, top_k=50), generators)
+    assert set(nucleus.tolist()) == {0, 1}  # 0.5 < 0.7 so the second token joins; then the mass is reached
+    assert abs((nucleus == 0).float().mean().item() - 0.5 / 0.8) < 0.03
+    top2 = next_tokens(logits, SamplingSettings(temperature=1.0, top_p=1.0, top_k=2), generators)
+    assert set(top2.tolist()) == {0, 1}
+    assert next_tokens(logits[:2], SamplingSettings(temperature=0.0), [None, None]).tolist() == [0, 0]
+
+
+def test_prefix_plan_shares_branching_points_and_keeps_the_last_token_per_row():
+    system = list(range(100, 140))
+    prompts = [system + [1, 2, 3], system + [1, 2, 4], system + [5], [7, 8, 9], system + [1, 2, 3]]
+    plan = plan_prefixes(prompts)
+    # The shared system prompt; the [1, 2] branch and the repeated prompt add too few tokens to pay a forward.
+    assert plan == [40, 40, 40, 0, 40]
+    # A question asked k times (answer augmentation) shares all but its last token.
+    question = list(range(1, 30))
+    assert plan_prefixes([system + question] * 3 + [system + [9]]) == [68, 68, 68, 40]
+    assert plan_prefixes([[1, 2, 3]] * 3, min_tokens=1, min_saving=1) == [2, 2, 2]
