@@ -51,6 +51,7 @@ class GenerativeStudent:
     def fingerprint(self) -> dict[str, Any]:
         """Settings that change the trained model (for the seed-only score cache)."""
         train = {k: v for k, v in self.train_settings.__dict__.items() if k not in ("progress", "accelerator")}
+        train["precision"] = self.train_settings.resolved_precision
         return {"kind": type(self).__name__, "model": self.model, "tiny": self.tiny, "finetune": self.finetune,
                 "lora": self.lora.__dict__ if self.lora else None, "max_length": self.max_length,
                 "max_new_tokens": self.max_new_tokens, **train}
@@ -103,7 +104,8 @@ class GenerativeStudent:
         scores = score_predictions(task, predictions, test)
         per_epoch = math.ceil(len(train) / self.train_settings.batch_size)
         return {**scores, "train_loss_first": fit.loss_first, "train_loss_final": fit.loss_final(per_epoch),
-                "train_steps": fit.steps, "train_tokens": fit.tokens, "seconds_train": fit.seconds,
+                "train_steps": fit.steps, "train_tokens": fit.tokens,
+                "student_precision": self.train_settings.resolved_precision, "seconds_train": fit.seconds,
                 "seconds_eval": time.perf_counter() - t0}
 
 

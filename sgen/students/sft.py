@@ -168,9 +168,14 @@ class TrainSettings:
     lr: float = 2e-4
     weight_decay: float = 0.0
     warmup_ratio: float = 0.03
-    precision: str = "auto"  # bf16-mixed on bf16 GPUs, 32-true on CPU; any Lightning precision string
+    precision: str = "auto"  # bf16-mixed on bf16 GPUs and bf16 CPUs, else 16-mixed / 32-true; any Lightning string
     accelerator: str = "auto"
     progress: bool = False
+
+    @property
+    def resolved_precision(self) -> str:
+        """What 'auto' means on this machine: cache keys must hold this, not 'auto'."""
+        return lightning_precision(self.precision, self.accelerator)
 
 
 @dataclass
@@ -202,7 +207,7 @@ def fit_sft(model: nn.Module, features: list[dict[str, list[int]]], pad_token_id
     steps_per_epoch = max(math.ceil(len(loader) / settings.grad_accum), 1)
     trainer = pl.Trainer(
         max_epochs=max(settings.epochs, math.ceil(settings.min_steps / steps_per_epoch)),
-        accelerator=settings.accelerator, devices=1, precision=lightning_precision(settings.precision),
+        accelerator=settings.accelerator, devices=1, precision=settings.resolved_precision,
         accumulate_grad_batches=settings.grad_accum, logger=loggers or False, enable_checkpointing=False,
         enable_progress_bar=settings.progress, enable_model_summary=False, log_every_n_steps=5,
         num_sanity_val_steps=0, callbacks=callbacks,

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from sgen.devices import lightning_precision
 from sgen.models import materialize, resolve_model
 from sgen.records import Example
+from sgen.students.batching import LengthGroupedBatchSampler, length_order, restore_order
 from sgen.students.classifier import EncoderClassifier
 from sgen.students.metrics import accuracy, macro_f1
 
@@ -31,7 +32,7 @@ class ClassifierStudent:
                  max_length: int = 64, batch_size: int = 32, lr: float = 1e-4, epochs: int = 3,
                  min_steps: int = 0, weight_decay: float = 0.01, warmup_ratio: float = 0.06,
                  precision: str = "auto", accelerator: str = "auto", eval_batch_size: int = 128,
-                 progress: bool = True, tiny: dict | None = None) -> None:
+                 group_by_length: bool = False, progress: bool = True, tiny: dict | None = None) -> None:
         self.model = model
         self.source = None if tiny is not None else resolve_model(model, bundled_package, bundled_path)
         self.tiny = tiny
@@ -39,12 +40,16 @@ class ClassifierStudent:
         self.lr, self.epochs, self.min_steps = lr, epochs, min_steps
         self.weight_decay, self.warmup_ratio = weight_decay, warmup_ratio
         self.precision, self.accelerator, self.progress = precision, accelerator, progress
+        # Resolved once here: the fingerprint must tell an fp32 run from a bf16 one, whatever 'auto' meant.
+        self.resolved_precision = lightning_precision(precision, accelerator)
+        self.group_by_length = group_by_length
 
     def fingerprint(self) -> dict[str, Any]:
         """Settings that change the trained model (for the seed-only score cache)."""
         return {"model": self.model, "tiny": self.tiny, "max_length": self.max_length, "batch_size": self.batch_size,
                 "lr": self.lr, "epochs": self.epochs, "min_steps": self.min_steps, "wd": self.weight_decay,
-                "warmup": self.warmup_ratio, "precision": self.precision}
+                "warmup": self.warmup_ratio, "precision": self.resolved_precision,
+                "group_by_length": self.group_by_length}
 
     def _build(self):
         if self.tiny is not None:
@@ -57,41 +62,60 @@ class ClassifierStudent:
         return AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
     def train_and_evaluate(self, train: Sequence[Example], test: Sequence[Example], labels: Sequence[str],
-                           seed: int, loggers: list | None = None, task=None) -> dict[str, float]:
-        """Fit a fresh model on `train`, score it on `test`. `task` is unused here: classification needs only labels."""
+                           seed: int, loggers: list | None = None, task=None,
+                           callbacks: list | None = None) -> dict[str, Any]:
+        """Fit a fresh model on `train`, score it on `test`. `task` is unused here: classification needs only labels;
+        `callbacks` go to the Lightning Trainer (benchmarks time the steps with one)."""
         pl.seed_everything(seed, workers=True, verbose=False)
         encoder, tokenizer = self._build()
         label_ids = {lab: i for i, lab in enumerate(labels)}
         collate = _Collate(tokenizer, self.max_length, label_ids)
         module = EncoderClassifier(encoder, len(labels), self.lr, self.weight_decay, self.warmup_ratio)
-        loader = DataLoader(list(train), batch_size=self.batch_size, shuffle=True, collate_fn=collate,
-                            generator=torch.Generator().manual_seed(seed))
+        loader = self._train_loader(list(train), collate, seed)
         trainer = pl.Trainer(
             max_epochs=max(self.epochs, math.ceil(self.min_steps / max(len(loader), 1))),
-            accelerator=self.accelerator, devices=1, precision=lightning_precision(self.precision),
+            accelerator=self.accelerator, devices=1, precision=self.resolved_precision,
             logger=loggers or False, enable_checkpointing=False, enable_progress_bar=self.progress,
             enable_model_summary=False, log_every_n_steps=5, deterministic=False,
             # One process per job: Lightning must not take over SLURM signals (submitit requeues our jobs).
-            plugins=[LightningEnvironment()],
+            plugins=[LightningEnvironment()], callbacks=callbacks,
         )
         t0 = time.perf_counter()
         trainer.fit(module, loader)
         t_train = time.perf_counter() - t0
         final_loss = trainer.callback_metrics.get("train_loss_epoch")  # predict() resets callback_metrics
         t0 = time.perf_counter()
-        test_loader = DataLoader(list(test), batch_size=self.eval_batch_size, collate_fn=collate)
-        preds = torch.cat(trainer.predict(module, test_loader)).tolist()
+        preds = self._predict(trainer, module, list(test), collate)
         gold = [e.label for e in test]
         pred = [labels[i] for i in preds]
         return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred),
                 "train_loss_final": float(final_loss) if final_loss is not None else math.nan,
-                "train_steps": int(trainer.global_step), "seconds_train": t_train,
-                "seconds_eval": time.perf_counter() - t0}
+                "train_steps": int(trainer.global_step), "student_precision": self.resolved_precision,
+                "seconds_train": t_train, "seconds_eval": time.perf_counter() - t0}
+
+    def _train_loader(self, train: list[Example], collate: _Collate, seed: int) -> DataLoader:
+        if not self.group_by_length:
+            return DataLoader(train, batch_size=self.batch_size, shuffle=True, collate_fn=collate,
+                              generator=torch.Generator().manual_seed(seed))
+        sampler = LengthGroupedBatchSampler(collate.lengths(train), self.batch_size, seed)
+        return DataLoader(train, batch_sampler=sampler, collate_fn=collate)
+
+    def _predict(self, trainer: pl.Trainer, module: EncoderClassifier, test: list[Example],
+                 collate: _Collate) -> list[int]:
+        """Label ids in the order of `test`; with group_by_length the batches run shortest first."""
+        order = length_order(collate.lengths(test)) if self.group_by_length else list(range(len(test)))
+        loader = DataLoader([test[i] for i in order], batch_size=self.eval_batch_size, collate_fn=collate)
+        return restore_order(torch.cat(trainer.predict(module, loader)).tolist(), order)
 
 
 class _Collate:
     def __init__(self, tokenizer, max_length: int, label_ids: dict[str, int]) -> None:
         self.tokenizer, self.max_length, self.label_ids = tokenizer, max_length, label_ids
+
+    def lengths(self, examples: list[Example]) -> list[int]:
+        """Token counts after truncation: what each row adds to its batch's padded width."""
+        ids = self.tokenizer([e.text for e in examples], truncation=True, max_length=self.max_length)["input_ids"]
+        return [len(row) for row in ids]
 
     def __call__(self, batch: list[Example]) -> dict[str, torch.Tensor]:
         enc = self.tokenizer([e.text for e in batch], padding=True, truncation=True, max_length=self.max_length,

@@ -91,9 +91,12 @@ class FinetuneReport:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-def adapter_key(teacher_id: str, seed_ids: Sequence[str], task_fingerprint: dict, settings: TeacherFinetune) -> str:
+def adapter_key(teacher_id: str, seed_ids: Sequence[str], task_fingerprint: dict, settings: TeacherFinetune,
+                accelerator: str = "auto") -> str:
+    # The resolved precision, not 'auto': an adapter trained in fp32 is not the one a bf16 machine would train.
+    finetune = {**asdict(settings), "precision": settings.train_settings(accelerator).resolved_precision}
     blob = json.dumps({"teacher": teacher_id, "seed_ids": sorted(seed_ids), "task": task_fingerprint,
-                       "finetune": asdict(settings)}, sort_keys=True, default=str)
+                       "finetune": finetune}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -102,7 +105,7 @@ def finetune_teacher(teacher, task, seed_set: Sequence[Example], settings: Teach
     if not hasattr(teacher, "attach_adapter"):
         raise ValueError(f"teacher.finetune needs a local transformers teacher (HFTeacher); got "
                          f"{type(teacher).__name__}, which has no weights to fine-tune")
-    key = adapter_key(teacher.model_id, [e.id for e in seed_set], task.fingerprint(), settings)
+    key = adapter_key(teacher.model_id, [e.id for e in seed_set], task.fingerprint(), settings, _accelerator(teacher))
     target = cache_root() / "teacher_adapters" / key
     pairs = task.sft_pairs(seed_set)
     t0 = time.perf_counter()
@@ -127,12 +130,16 @@ def _train_adapter(teacher, pairs, settings: TeacherFinetune, target: Path):
     model, tokenizer = teacher.model, teacher.tokenizer
     log.info("fine-tuning teacher %s with LoRA on %d seed pairs", teacher.model_id, len(pairs))
     peft_model = apply_finetune(model, "lora", settings.lora, "CAUSAL_LM")
-    accelerator = "gpu" if teacher.device.type == "cuda" else teacher.device.type
     fit = fit_sft(peft_model, causal_features(tokenizer, pairs, settings.max_length), tokenizer.pad_token_id,
-                  settings.train_settings(accelerator), settings.train_seed)
+                  settings.train_settings(_accelerator(teacher)), settings.train_seed)
     _save_atomically(peft_model, target)
     teacher.set_model(peft_model.unload())  # the base weights, LoRA layers taken out
     return fit
+
+
+def _accelerator(teacher) -> str:
+    """Train where the teacher already sits."""
+    return "gpu" if teacher.device.type == "cuda" else teacher.device.type
 
 
 def _save_atomically(peft_model, target: Path) -> None:

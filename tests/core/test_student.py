@@ -52,3 +52,66 @@ def test_training_moves_encoder_and_head():
     assert losses[-1] < losses[0] / 2
     moved = [n for n, p in module.named_parameters() if not torch.equal(p, before[n])]
     assert any(n.startswith("encoder.") for n in moved) and "head.weight" in moved
+
+
+def test_student_learns_in_bf16_mixed_on_cpu_with_grouped_batches():
+    student = ClassifierStudent("tiny-bert", tiny={"hidden_size": 32, "layers": 1}, lr=3e-3, epochs=15,
+                                batch_size=8, precision="bf16-mixed", accelerator="cpu", group_by_length=True,
+                                progress=False)
+    scores = student.train_and_evaluate(_separable(48), _separable(12), ["negative", "positive"], seed=0)
+    assert scores["student_precision"] == "bf16-mixed"
+    assert scores["accuracy"] == 1.0 and scores["train_loss_final"] < 0.3 and scores["train_steps"] == 15 * 6
+
+
+def test_bf16_mixed_computes_in_bf16_and_moves_the_weights():
+    """Lightning's bf16-mixed on CPU: the matmuls run in bf16 (autocast), the fp32 weights still learn."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader
+
+    encoder, tokenizer = tiny_encoder(hidden_size=32, layers=1)
+    module = EncoderClassifier(encoder, 2, lr=1e-2, warmup_ratio=0.0)
+    before = {n: p.detach().clone() for n, p in module.named_parameters()}
+    head_dtypes = set()
+    module.head.register_forward_hook(lambda m, args, out: head_dtypes.add(out.dtype))
+    losses = []
+
+    class Record(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            losses.append(float(outputs["loss"]))
+
+    enc = tokenizer(["great love", "worst angry"] * 4, padding=True, return_tensors="pt")
+    batch = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+             "labels": torch.tensor([1, 0] * 4)}
+    trainer = pl.Trainer(max_epochs=20, accelerator="cpu", precision="bf16-mixed", logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         callbacks=[Record()])
+    trainer.fit(module, DataLoader([batch], batch_size=None))
+    assert head_dtypes == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in module.parameters())
+    assert losses[-1] < losses[0] / 2
+    moved = [n for n, p in module.named_parameters() if not torch.equal(p, before[n])]
+    assert any(n.startswith("encoder.") for n in moved) and "head.weight" in moved
+
+
+def test_length_sorted_evaluation_returns_predictions_in_test_order():
+    import pytorch_lightning as pl
+
+    from sgen.students.trainer import _Collate
+
+    class LengthOf(pl.LightningModule):
+        """Predicts each row's token count: a prediction shows which row it was computed for."""
+
+        def predict_step(self, batch, batch_idx):
+            return batch["attention_mask"].sum(-1)
+
+    _, tokenizer = tiny_encoder(hidden_size=32, layers=1)
+    words = ["great", "love", "worst", "angry", "train", "late", "wonderful", "surprise"]
+    test = [Example(f"t{i}", " ".join(words[: 1 + (i * 5) % 8]), "positive") for i in range(23)]
+    collate = _Collate(tokenizer, 8, {"positive": 0})
+    lengths = collate.lengths(test)
+    assert lengths != sorted(lengths) and max(lengths) == 8  # mixed order, truncation to max_length applies
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    for grouped in (True, False):
+        student = ClassifierStudent("tiny-bert", tiny={"hidden_size": 32, "layers": 1}, eval_batch_size=4,
+                                    group_by_length=grouped, accelerator="cpu", progress=False)
+        assert student._predict(trainer, LengthOf(), test, collate) == lengths
