@@ -11,6 +11,7 @@ their later queries unspent, and the next round uses them.
 from __future__ import annotations
 
 import random
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +43,10 @@ class GenerationContext:
     label_params: GenerationParams
     text_params: GenerationParams
     round_size: int = 256
+    # The teacher's label and answer prompts draw their few-shot block from this many fixed blocks (an item's key
+    # picks one) instead of a fresh draw per item: a shared block is a shared prompt prefix, computed once by the
+    # hf engine and billed once by servers with prompt caching. None: a fresh draw per item.
+    few_shot_sets: int | None = None
 
     @property
     def kind(self) -> str:
@@ -53,12 +58,24 @@ class GenerationContext:
         rng = random.Random(f"{self.seed}:{key}")
         return rng.sample(pool, min(self.few_shot, len(pool)))
 
+    def shared_exemplars(self, kind: str, key: str, exclude: str | None = None) -> list[Example]:
+        """The few-shot block of one of `few_shot_sets` fixed blocks, picked by the item's key; a block holding
+        `exclude` (a question must not be its own example) passes the item to the next block."""
+        if not self.few_shot_sets:
+            return self.exemplars(f"{kind}:{key}", exclude=exclude)
+        first = zlib.crc32(key.encode("utf-8")) % self.few_shot_sets
+        for step in range(self.few_shot_sets):
+            block = self.exemplars(f"{kind}-block:{(first + step) % self.few_shot_sets}")
+            if exclude is None or all(e.id != exclude for e in block):
+                return block
+        return self.exemplars(f"{kind}:{key}", exclude=exclude)  # every block holds it (a tiny seed set)
+
     def label_prompt(self, text: str, key: str) -> Messages:
-        return self.prompts.label(text, self.exemplars(f"label:{key}"))
+        return self.prompts.label(text, self.shared_exemplars("label", key))
 
     def answer_prompt(self, question: str, key: str, exclude: str | None = None) -> Messages:
         """The teacher's prompt for a math question; the same key gives the same prompt (and the same cache key)."""
-        return self.prompts.answer(question, self.exemplars(f"answer:{key}", exclude=exclude))
+        return self.prompts.answer(question, self.shared_exemplars("answer", key, exclude=exclude))
 
 
 class Flow(ABC):

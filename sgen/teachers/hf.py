@@ -36,6 +36,7 @@ class HFTeacher(Teacher):
         name: str | None = None,
         engine: str = "auto",
         prefix_cache_tokens: int = 16384,
+        kv_cache_mb: float = 1024,
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"teacher.backend.engine={engine!r} is not valid; valid: {', '.join(ENGINES)}")
@@ -43,6 +44,7 @@ class HFTeacher(Teacher):
             raise ValueError(f"teacher.backend.batch_size must be >= 1, got {batch_size}")
         self.engine = engine
         self.prefix_cache_tokens = prefix_cache_tokens
+        self.kv_cache_mb = kv_cache_mb
         self._batcher: ContinuousBatcher | None = None
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
@@ -89,7 +91,8 @@ class HFTeacher(Teacher):
         eos |= set(configured) if isinstance(configured, (list, tuple)) else {configured} if configured is not None \
             else set()
         self._batcher = ContinuousBatcher(self._model, sorted(e for e in eos if e is not None),
-                                          self._tokenizer.pad_token_id, self.batch_size, self.prefix_cache_tokens)
+                                          self._tokenizer.pad_token_id, self.batch_size, self.prefix_cache_tokens,
+                                          kv_cache_mb=self.kv_cache_mb)
 
     @property
     def engine_name(self) -> str:

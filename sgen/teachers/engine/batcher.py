@@ -19,7 +19,7 @@ import torch
 
 from sgen.teachers.engine.masks import causal_block, model_mask
 from sgen.teachers.engine.prefix_store import PrefixStore
-from sgen.teachers.engine.prefixes import plan_prefixes
+from sgen.teachers.engine.prefixes import prefix_chains
 from sgen.teachers.engine.sampling import SamplingSettings, next_tokens
 from sgen.teachers.engine.slot_cache import SlotCache
 
@@ -30,9 +30,14 @@ log = logging.getLogger(__name__)
 class Request:
     index: int
     ids: list[int]
-    prefix: int  # leading tokens whose keys and values come from the prefix store
+    chain: list[int]  # depths of the shared prefixes this prompt passes through, shortest first
     generator: torch.Generator | None
     out: list[int] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> int:
+        """Leading tokens whose keys and values come from the prefix store."""
+        return self.chain[-1] if self.chain else 0
 
     @property
     def prefix_key(self) -> tuple[int, ...]:
@@ -40,11 +45,12 @@ class Request:
 
 
 class ContinuousBatcher:
-    """Decodes many prompts with at most `max_batch` rows in flight. `admit_fraction`: newcomers are prefilled
-    once at least this share of the rows is free (or nothing else waits), so a prefill serves several at once."""
+    """Decodes many prompts with at most `max_batch` rows in flight, fewer when their keys and values would
+    outgrow `kv_cache_mb` (long prompts). `admit_fraction`: newcomers are prefilled once at least this share of
+    the rows is free (or nothing else waits), so one prefill serves several."""
 
     def __init__(self, model, eos_ids: Sequence[int], pad_id: int, max_batch: int = 32,
-                 prefix_tokens: int = 16384, admit_fraction: float = 0.25) -> None:
+                 prefix_tokens: int = 16384, admit_fraction: float = 0.25, kv_cache_mb: float = 1024) -> None:
         if max_batch < 1:
             raise ValueError(f"batch size must be >= 1, got {max_batch}")
         self.model = model
@@ -52,7 +58,13 @@ class ContinuousBatcher:
         self.pad_id = int(pad_id)
         self.max_batch = max_batch
         self.admit_fraction = admit_fraction
-        self.num_layers = model.config.get_text_config().num_hidden_layers
+        self.kv_cache_bytes = kv_cache_mb * 2**20
+        config = model.config.get_text_config()
+        self.num_layers = config.num_hidden_layers
+        heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        # Keys and values of one token in every layer.
+        self.token_bytes = 2 * self.num_layers * heads * head_dim * next(model.parameters()).element_size()
         self.prefixes = PrefixStore(model, self.num_layers, prefix_tokens)
         self.device = next(model.parameters()).device
         self.stats = {"prefill_tokens": 0, "decode_steps": 0, "decode_rows": 0, "admissions": 0}
@@ -69,12 +81,15 @@ class ContinuousBatcher:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         if any(len(p) == 0 for p in prompts):
             raise ValueError("every prompt needs at least one token")
-        shared = plan_prefixes(prompts)
-        requests = [Request(i, list(p), shared[i], g) for i, (p, g) in enumerate(zip(prompts, generators,
+        # prefix_tokens=0 switches sharing off (every prompt prefilled whole), for comparison.
+        chains = prefix_chains(prompts) if self.prefixes.max_tokens > 0 else [[] for _ in prompts]
+        requests = [Request(i, list(p), chains[i], g) for i, (p, g) in enumerate(zip(prompts, generators,
                                                                                      strict=True))]
         # Grouped by shared prefix, then by remaining length: each prefill serves one prefix with little padding.
         queue = deque(sorted(requests, key=lambda r: (r.prefix_key, len(r.ids) - r.prefix)))
-        run = _Run(self, len(requests), max(len(p) for p in prompts) + max_new_tokens, max_new_tokens, settings)
+        columns = max(len(p) for p in prompts) + max_new_tokens
+        rows = min(self.max_batch, len(requests), max(1, int(self.kv_cache_bytes // (columns * self.token_bytes))))
+        run = _Run(self, rows, columns, max_new_tokens, settings)
         while queue or run.rows:
             free = run.capacity - len(run.rows)
             if queue and free and (not run.rows or free >= max(1, int(self.admit_fraction * run.capacity))
@@ -91,10 +106,10 @@ class ContinuousBatcher:
 class _Run:
     """The mutable state of one `run` call: the key/value buffer, the rows in flight, their masks and positions."""
 
-    def __init__(self, engine: ContinuousBatcher, n: int, columns: int, max_new: int,
+    def __init__(self, engine: ContinuousBatcher, rows: int, columns: int, max_new: int,
                  settings: SamplingSettings) -> None:
         self.e = engine
-        self.capacity = min(engine.max_batch, n)
+        self.capacity = rows
         self.max_new = max_new
         self.settings = settings
         self.cache = SlotCache(engine.num_layers, self.capacity, columns)
@@ -131,6 +146,8 @@ class _Run:
         dev = self.e.device
         self.mask[rows] = False
         if p:
+            for depth in group[0].chain[:-1]:  # shorter shared prefixes first: each extends the one before
+                self.e.prefixes.kv(tuple(group[0].ids[:depth]))
             for layer, (k, v) in zip(self.cache.slot_layers, self.e.prefixes.kv(group[0].prefix_key), strict=True):
                 layer.put_prefix(rows, slice(c0, c0 + p), k, v)
             self.mask[rows, c0 : c0 + p] = True

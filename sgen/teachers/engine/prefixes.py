@@ -49,11 +49,19 @@ def branching_nodes(order: list[int], prompts: Sequence[Sequence[int]]) -> list[
 
 
 def plan_prefixes(prompts: Sequence[Sequence[int]], min_tokens: int = 8, min_saving: int = 48) -> list[int]:
-    """For each prompt, how many of its leading tokens to take from a shared prefix (0: none).
+    """For each prompt, how many of its leading tokens to take from a shared prefix (0: none)."""
+    return [chain[-1] if chain else 0 for chain in prefix_chains(prompts, min_tokens, min_saving)]
+
+
+def prefix_chains(prompts: Sequence[Sequence[int]], min_tokens: int = 8,
+                  min_saving: int = 48) -> list[list[int]]:
+    """For each prompt, the depths of the shared prefixes it passes through, shortest first (empty: none).
 
     A branching node is kept when it is at least `min_tokens` deep and sharing its own tokens (those below the
-    nearest kept ancestor) saves at least `min_saving` token positions of prefill. A prompt uses its deepest kept
-    node, capped one token short of its end: the last prompt token is always computed in the row, for its logits.
+    nearest kept ancestor) saves at least `min_saving` token positions of prefill. A prompt's chain holds its kept
+    ancestors, so computing them in order costs each shared token once (a few-shot block once, then each question
+    on top of it). The deepest is capped one token short of the prompt's end: the last prompt token is always
+    computed in the row, for its logits.
     """
     order = sorted(range(len(prompts)), key=lambda i: list(prompts[i]))
     nodes = sorted(branching_nodes(order, prompts), key=lambda n: n.depth)
@@ -65,8 +73,12 @@ def plan_prefixes(prompts: Sequence[Sequence[int]], min_tokens: int = 8, min_sav
         base = max((k.depth for k in ancestors), default=0)
         if (node.count - 1) * (node.depth - base) >= min_saving:
             kept.append(node)
-    depth_at = [0] * len(prompts)
-    for node in kept:  # ascending depth: deeper nodes overwrite shallower ones
+    chains: list[list[int]] = [[] for _ in prompts]
+    for node in kept:  # ascending depth
         for k in range(node.lb, node.rb + 1):
-            depth_at[order[k]] = node.depth
-    return [min(d, len(p) - 1) if d else 0 for d, p in zip(depth_at, prompts, strict=True)]
+            chains[order[k]].append(node.depth)
+    out = []
+    for chain, prompt in zip(chains, prompts, strict=True):
+        capped = sorted({min(d, len(prompt) - 1) for d in chain} - {0})
+        out.append(capped)
+    return out
