@@ -1,4 +1,5 @@
-"""Everything `python -m sgen.report` writes for one sweep: tables, plots, crossovers, advice, HTML, W&B."""
+"""Everything `python -m sgen.report` writes for one sweep: tables (runs, cells, crossovers within and beyond the
+grid, learning curves, advice), plots, HTML, W&B."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sgen.report.crossover import crossovers, recommend
+from sgen.report.analysis import analyze
 from sgen.report.gather import load_sweep
 from sgen.report.html import render_plots, write_report
 from sgen.report.summary import finished
@@ -26,6 +27,9 @@ class ReportFiles:
     html: Path
     plots: dict[str, Path] = field(default_factory=dict)
     wandb_dir: Path | None = None
+    cells_csv: Path | None = None
+    extrapolated_csv: Path | None = None
+    curves_csv: Path | None = None
 
 
 def uses_wandb(df: pd.DataFrame) -> bool:
@@ -45,17 +49,22 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, metri
     out.mkdir(parents=True, exist_ok=True)
     files = ReportFiles(out_dir=out, runs_csv=out / "runs.csv", runs_parquet=out / "runs.parquet",
                         crossovers_csv=out / "crossovers.csv", recommendations_csv=out / "recommendations.csv",
-                        html=out / "report.html")
+                        html=out / "report.html", cells_csv=out / "cells.csv",
+                        extrapolated_csv=out / "extrapolated_crossovers.csv", curves_csv=out / "curves.csv")
     df.to_csv(files.runs_csv, index=False)
     df.to_parquet(files.runs_parquet, index=False)
-    crossovers(df, metric).to_csv(files.crossovers_csv, index=False)
-    recommend(df, metric).to_csv(files.recommendations_csv, index=False)
-    plots = render_plots(df, metric)
+    tables = analyze(df, metric)
+    tables.cells.to_csv(files.cells_csv, index=False)
+    tables.crossovers.to_csv(files.crossovers_csv, index=False)
+    tables.extrapolated.to_csv(files.extrapolated_csv, index=False)
+    tables.curve_table.to_csv(files.curves_csv, index=False)
+    tables.recommendations.to_csv(files.recommendations_csv, index=False)
+    plots = render_plots(df, metric, tables.curves)
     for name, (_, png) in plots.items():
         files.plots[name] = out / f"{name}.png"
         files.plots[name].write_bytes(png)
     write_report(df, files.html, metric, title or f"sgen sweep report: {sweep_dir.name}", plots,
-                 source=str(sweep_dir.resolve()))
+                 source=str(sweep_dir.resolve()), tables=tables)
     log.info("report for %d jobs in %s (open %s)", len(df), out, files.html)
     if wandb or (wandb is None and uses_wandb(df)):
         from sgen.report.wandb_summary import log_summary

@@ -1,18 +1,26 @@
-"""Where one strategy overtakes another along the budget/seed ratio, and which to use at each grid point."""
+"""Where one strategy overtakes another along the budget/seed ratio: point estimates from the cell means, and
+bootstrap intervals over seeds. (`recommend` lives in sgen.report.recommendation; it is re-exported here.)"""
 from __future__ import annotations
 
 import itertools
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
-from sgen.report.summary import summarize
+from sgen.report.bootstrap import BOOTSTRAP_SEED, CONFIDENCE, N_RESAMPLES, percentile_interval, resample_means, rng_for
+from sgen.report.recommendation import SEED_ONLY, recommend
+from sgen.report.summary import finished, summarize
 
-# What to use when no synthetic data beats training on the seed set alone.
-SEED_ONLY = "the seed set alone"
 CROSSOVER_COLUMNS = ["task", "seed_size", "method_a", "method_b", "ratio_low", "ratio_high", "crossover_ratio",
                      "leader_below", "leader_above"]
+NO_CROSSING = "none within the grid"
+CROSSOVER_CI_COLUMNS = ["task", "seed_size", "method_a", "method_b", "crosses", "crossover_ratio", "ci_low",
+                        "ci_high", "share_crossing", "ratio_low", "ratio_high", "leader_below", "leader_above",
+                        "n_min", "note"]
+__all__ = ["CROSSOVER_CI_COLUMNS", "CROSSOVER_COLUMNS", "NO_CROSSING", "SEED_ONLY", "crossing_points",
+           "crossover_table", "crossovers", "directed_crossings", "recommend"]
 
 
 def crossing_points(ratios: Sequence[float], diffs: Sequence[float]) -> list[tuple[float, float, float]]:
@@ -60,38 +68,79 @@ def _diff_at(ratios: list[float], diffs: list[float], ratio: float) -> float:
     return diffs[ratios.index(ratio)]
 
 
-def recommend(df: pd.DataFrame, metric: str = "accuracy") -> pd.DataFrame:
-    """For each (task, seed size, ratio) of the grid: the method with the best mean score, the runner-up, the
-    margin in standard errors (NaN with a single repeat), and whether the best beats the seed set alone."""
-    cells = summarize(df, metric)
-    rows = []
-    for (task, seed_size, ratio), group in cells.groupby(["task", "seed_size", "ratio"], dropna=False):
-        ranked = group.sort_values("mean", ascending=False)
-        best = ranked.iloc[0]
-        second = ranked.iloc[1] if len(ranked) > 1 else None
-        margin = best["mean"] - second["mean"] if second is not None else math.nan
-        se = math.hypot(best["sem"], second["sem"]) if second is not None else math.nan
-        seed_only = best.get("seed_only", math.nan)
-        beats_seed_only = bool(best["mean"] > seed_only) if pd.notna(seed_only) else None
-        use = best["method"] if beats_seed_only is not False else SEED_ONLY
-        rows.append({
-            "task": task, "seed_size": seed_size, "ratio": ratio, "budget": best.get("budget"), "use": use,
-            "best": best["method"], "best_mean": best["mean"], "n": int(best["n"]),
-            "runner_up": second["method"] if second is not None else None,
-            "runner_up_mean": second["mean"] if second is not None else math.nan,
-            "margin": margin, "margin_in_se": margin / se if se and math.isfinite(se) and se > 0 else math.nan,
-            "seed_only": seed_only, "beats_seed_only": beats_seed_only,
-            "advice": _advice(ratio, seed_size, use, best, second, metric),
-        })
-    return pd.DataFrame(rows)
+def directed_crossings(ratios: Sequence[float], diffs: Sequence[float]) -> list[tuple[float, bool]]:
+    """`crossing_points` as (crossover ratio, whether A leads below it): who overtakes whom, not only where."""
+    before = dict(zip(ratios, diffs))
+    return [(ratio, before[low] > 0) for ratio, low, _ in crossing_points(ratios, diffs)]
 
 
-def _advice(ratio: float, seed_size: int, use: str, best: pd.Series, second: pd.Series | None, metric: str) -> str:
-    text = f"at ratio {ratio:g} with seed size {int(seed_size)}, use {use}"
-    if use != best["method"]:
-        return text + f", no synthetic data ({metric} {best['seed_only']:.3f}; best synthetic: {best['method']} " \
-                      f"{best['mean']:.3f})"
-    text += f" ({metric} {best['mean']:.3f}"
-    if second is not None:
-        text += f" vs {second['method']} {second['mean']:.3f}"
-    return text + ")"
+def crossover_table(df: pd.DataFrame, metric: str = "accuracy", confidence: float = CONFIDENCE,
+                    n_resamples: int = N_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> pd.DataFrame:
+    """Every pair of methods per task and seed size (on the ratios both ran, at least 2): one row per crossing of
+    the mean curves, with a percentile-bootstrap interval, or one row saying "none within the grid".
+
+    Each resample draws every cell's seeds with replacement, independently per cell (so it ignores that the same
+    seed means the same seed set in both methods, which makes the interval if anything wide), recomputes both
+    mean curves and finds their crossings with `crossing_points`. For a row's crossing (A overtakes B at r):
+    - `share_crossing` is the share of resamples in which A overtakes B somewhere in the grid;
+    - `ci_low`/`ci_high` are percentiles of the crossing ratio among those resamples. When a resample has several
+      such crossings, the one nearest r (on log ratio) counts: with several crossings in the point estimate, each
+      row's interval then describes its own crossing instead of all being pulled to the first.
+    For a "none within the grid" row (`crosses` false; `leader_below` = `leader_above` = the method ahead on
+    average), `share_crossing` is the share of resamples with any crossing. Cells with a single repeat give no
+    resampling spread: the row's interval and share are NaN (`n_min` says so)."""
+    ok = finished(df, metric)
+    rows: list[dict] = []
+    for (task, seed_size), group in ok.groupby(["task", "seed_size"], dropna=False):
+        values = {key: runs[metric].to_numpy() for key, runs in group.groupby(["method", "ratio"])}
+        methods = sorted({m for m, _ in values})
+        for a, b in itertools.combinations(methods, 2):
+            ratios = sorted({r for m, r in values if m == a} & {r for m, r in values if m == b})
+            if len([r for r in ratios if r > 0]) < 2:
+                continue  # nothing to cross on fewer than 2 shared ratios
+            pair = _PairSamples(ratios, [values[a, r] for r in ratios], [values[b, r] for r in ratios])
+            rng = rng_for(seed, task, seed_size, a, b)
+            for row in pair.rows(a, b, confidence, n_resamples, rng):
+                rows.append({"task": task, "seed_size": seed_size, **row})
+    return pd.DataFrame(rows, columns=CROSSOVER_CI_COLUMNS)
+
+
+class _PairSamples:
+    """The repeats of two methods on their shared ratios, and the crossings of their resampled mean curves."""
+
+    def __init__(self, ratios: list[float], a: list[np.ndarray], b: list[np.ndarray]):
+        self.ratios, self.a, self.b = ratios, a, b
+        self.diffs = [float(x.mean() - y.mean()) for x, y in zip(a, b)]
+        self.n_min = min(len(v) for v in a + b)
+
+    def resampled(self, n_resamples: int, rng: np.random.Generator) -> list[list[tuple[float, bool]]]:
+        means_a = np.column_stack([resample_means(v, n_resamples, rng) for v in self.a])
+        means_b = np.column_stack([resample_means(v, n_resamples, rng) for v in self.b])
+        return [directed_crossings(self.ratios, d.tolist()) for d in means_a - means_b]
+
+    def rows(self, a: str, b: str, confidence: float, n_resamples: int, rng: np.random.Generator) -> list[dict]:
+        points = directed_crossings(self.ratios, self.diffs)
+        boot = self.resampled(n_resamples, rng) if self.n_min >= 2 else None
+        base = {"method_a": a, "method_b": b, "n_min": self.n_min}
+        if not points:
+            leader = a if sum(self.diffs) > 0 else b if sum(self.diffs) < 0 else None
+            share = math.nan if boot is None else float(np.mean([bool(c) for c in boot]))
+            return [{**base, "crosses": False, "crossover_ratio": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+                     "share_crossing": share, "ratio_low": math.nan, "ratio_high": math.nan, "leader_below": leader,
+                     "leader_above": leader, "note": NO_CROSSING}]
+        out = []
+        for (ratio, low, high), (_, a_below) in zip(crossing_points(self.ratios, self.diffs), points):
+            low_ci = high_ci = share = math.nan
+            if boot is not None:
+                nearest = [min((r for r, d in c if d == a_below), key=lambda r: abs(math.log(r / ratio)),
+                               default=math.nan) for c in boot]
+                share = float(np.mean(np.isfinite(nearest)))
+                low_ci, high_ci = percentile_interval(np.array(nearest), confidence)
+            leader_below, leader_above = (a, b) if a_below else (b, a)
+            note = f"{leader_above} overtakes {leader_below}"
+            if boot is None:
+                note += "; a cell has a single repeat: no interval"
+            out.append({**base, "crosses": True, "crossover_ratio": ratio, "ci_low": low_ci, "ci_high": high_ci,
+                        "share_crossing": share, "ratio_low": low, "ratio_high": high, "leader_below": leader_below,
+                        "leader_above": leader_above, "note": note})
+        return out

@@ -10,15 +10,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from sgen.report.crossover import crossovers, recommend
-from sgen.report.plots import COST_AXES, plot_score_vs_cost, plot_score_vs_ratio
+from sgen.report.analysis import ReportTables, analyze
+from sgen.report.bootstrap import CONFIDENCE, N_RESAMPLES
+from sgen.report.crossover import NO_CROSSING
+from sgen.report.curves import CurveFits
+from sgen.report.plots import COST_AXES, EXTRAPOLATION_LABEL, FIT_LABEL, plot_score_vs_cost, plot_score_vs_ratio
+from sgen.report.recommendation import NOT_SEPARABLE, SEPARABILITY_RULE
 
 RUN_COLUMNS = ["job", "status", "method", "seed_size", "budget", "ratio", "seed", "{metric}", "seed_only.{metric}",
                "gain.{metric}", "queries_used", "queries_paid", "queries_cached", "tokens", "n_synthetic",
                "parse_failure_rate", "wall_seconds"]
 
-REC_COLUMNS = ["task", "seed_size", "ratio", "budget", "use", "best_mean", "n", "runner_up", "runner_up_mean",
-               "margin_in_se", "seed_only"]
+REC_COLUMNS = ["task", "seed_size", "ratio", "budget", "use", "best", "best_mean", "best_ci_low", "best_ci_high", "n",
+               "runner_up", "runner_up_mean", "margin", "margin_ci_low", "margin_ci_high", "paired", "margin_in_se",
+               "seed_only", "gain_ci_low", "gain_ci_high"]
+CELL_COLUMNS = ["task", "seed_size", "method", "ratio", "budget", "n", "mean", "std", "sem", "ci_low", "ci_high",
+                "seed_only"]
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "DejaVu Sans", sans-serif; margin: 2rem auto; max-width: 78rem;
@@ -31,6 +38,7 @@ table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0 1rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; text-align: right; }
 th { background: #f4f4f4; text-align: left; } td:first-child, th:first-child { text-align: left; }
 tr.failed td { background: #fdecea; }
+tr.tie td { background: #fff6db; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9rem; }
 .scroll { overflow-x: auto; }
@@ -39,10 +47,15 @@ td.text { text-align: left; }
 """
 
 
-def render_plots(df: pd.DataFrame, metric: str = "accuracy") -> dict[str, tuple[str, bytes]]:
-    """{file stem: (caption, PNG bytes)} for every plot of the report."""
-    figures = {"score_vs_ratio": (f"{metric} against budget/seed ratio, one panel per seed size; error bars are "
-                                  "one standard deviation over repeats", plot_score_vs_ratio(df, metric))}
+def render_plots(df: pd.DataFrame, metric: str = "accuracy",
+                 curves: CurveFits | None = None) -> dict[str, tuple[str, bytes]]:
+    """{file stem: (caption, PNG bytes)} for every plot of the report (`curves`: the learning curves to draw,
+    fitted here when not given)."""
+    ratio_caption = (f"{metric} against budget/seed ratio, one panel per seed size; error bars: the {CONFIDENCE:.0%} "
+                     "bootstrap interval of the mean over seeds; lines: power-law learning curves, solid within the "
+                     f"grid ({FIT_LABEL}) and dashed beyond it ({EXTRAPOLATION_LABEL}), their bootstrap band shaded; "
+                     "dotted: the seed set alone")
+    figures = {"score_vs_ratio": (ratio_caption, plot_score_vs_ratio(df, metric, curves))}
     for cost, label in COST_AXES.items():
         figures[f"score_vs_{cost}"] = (f"{metric} of every finished run against {label}",
                                        plot_score_vs_cost(df, metric, cost))
@@ -96,14 +109,56 @@ def _runs_table(df: pd.DataFrame, metric: str) -> str:
     return _table(shown, ["failed" if s != "ok" else "" for s in df["status"]])
 
 
+def _sections(tables: ReportTables, metric: str) -> list[str]:
+    """Recommendation, grid cells, crossovers within the grid and predicted beyond it, each with its rule."""
+    recs, cross, extra = tables.recommendations, tables.crossovers, tables.extrapolated
+    pct = f"{tables.confidence:.0%}"
+    tie = ["tie" if use == NOT_SEPARABLE else "" for use in recs.get("use", [])]
+    return [
+        '<h2 id="recommendation">Recommendation</h2>',
+        _advice_list(recs),
+        f"<p>Per grid point, the method with the best mean {html.escape(metric)} over repeats, or "
+        f"<b>{NOT_SEPARABLE}</b> (highlighted) when its lead lies within noise. "
+        + html.escape(SEPARABILITY_RULE.format(pct=tables.confidence * 100))
+        + " <code>margin_ci_*</code>: the interval of the lead; <code>gain_ci_*</code>: of the gain over the seed "
+        "set alone; <code>margin_in_se</code>: the lead in standard errors.</p>",
+        _table(recs[[c for c in REC_COLUMNS if c in recs.columns]], tie),
+        '<h2 id="cells">Grid cells</h2>',
+        f"<p>Mean, spread and the {pct} percentile-bootstrap interval of the mean over seeds ({N_RESAMPLES:,} "
+        "resamples, fixed random seed) per cell; empty with a single repeat rather than a zero-width interval.</p>",
+        _table(tables.cells[[c for c in CELL_COLUMNS if c in tables.cells.columns]]),
+        '<h2 id="crossovers">Crossovers within the grid</h2>',
+        "<p>Ratios where one method overtakes another, interpolated on log(ratio) between grid points, with a "
+        f"{pct} bootstrap interval: each resample draws every cell's seeds with replacement, independently per "
+        "cell, and finds the crossings of the resampled mean curves. <code>share_crossing</code> is the share of "
+        "resamples in which the same method overtakes; the interval is over those, and when a resample crosses "
+        f"several times, the crossing nearest the estimate counts. \"{NO_CROSSING}\" rows: no crossing in the "
+        "mean curves (their share is that of resamples crossing either way).</p>",
+        _table(cross) if len(cross) else "<p><em>No two methods share two ratios.</em></p>",
+        '<h2 id="extrapolated">Predicted crossovers beyond the grid (extrapolated)</h2>',
+        "<p>Each method's mean score is fitted against its budget with a saturating power law, score = a - b "
+        "(q / q<sub>max</sub>)<sup>-c</sup> (b &ge; 0, c &gt; 0: rising and bounded by the asymptote a), and "
+        f"refitted on bootstrap resamples of the seeds. The search runs from the largest budget measured up to "
+        f"{tables.factor:g}x it; the predicted crossover is the first budget where the method leading at the "
+        f"largest budget loses the lead; its {pct} interval is over the resamples that cross the same way "
+        "(<code>share_crossing</code>), so it ends where the search ends. These are extrapolations: they hold "
+        "only as far as the curve's form does. Curves need at least 3 distinct budgets.</p>",
+        _table(extra) if len(extra) else "<p><em>No pair of methods to extrapolate.</em></p>",
+        '<h3 id="learning-curves">Learning curves</h3>',
+        f"<p>Fitted parameters per method (a: the asymptote, with its {pct} interval; b: its gap at the largest "
+        "budget; c: the exponent). A fit that hits a bound is kept and flagged in <code>note</code>.</p>",
+        _table(tables.curve_table) if len(tables.curve_table) else "<p><em>none</em></p>",
+    ]
+
+
 def report_html(df: pd.DataFrame, metric: str = "accuracy", title: str = "sgen sweep report",
-                plots: dict[str, tuple[str, bytes]] | None = None, source: str = "") -> str:
-    """The whole report as one HTML string."""
-    plots = render_plots(df, metric) if plots is None else plots
+                plots: dict[str, tuple[str, bytes]] | None = None, source: str = "",
+                tables: ReportTables | None = None) -> str:
+    """The whole report as one HTML string (`tables`: the analysis of `df`, computed here when not given)."""
+    tables = analyze(df, metric) if tables is None else tables
+    plots = render_plots(df, metric, tables.curves) if plots is None else plots
     counts = df["status"].value_counts().to_dict()
     failed = df[df["status"] != "ok"]
-    recs = recommend(df, metric)
-    cross = crossovers(df, metric)
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
@@ -112,15 +167,8 @@ def report_html(df: pd.DataFrame, metric: str = "accuracy", title: str = "sgen s
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}</p>",
         '<p class="counts">' + f"<span>{len(df)} jobs</span><span>{counts.get('ok', 0)} finished</span>"
         + f'<span class="failed-count">{len(failed)} failed or incomplete</span></p>',
-        "<h2>Recommendation</h2>",
-        _advice_list(recs),
-        "<p>Per grid point, the method with the best mean score over repeats. <code>margin_in_se</code> is its "
-        "lead over the runner-up in standard errors (empty with one repeat).</p>",
-        _table(recs[[c for c in REC_COLUMNS if c in recs.columns]]),
-        "<h2>Crossovers</h2>",
-        "<p>Ratios where one method overtakes another, interpolated on log(ratio) between grid points.</p>",
-        _table(cross) if len(cross) else "<p><em>No method overtakes another within the grid.</em></p>",
-        "<h2>Plots</h2>",
+        *_sections(tables, metric),
+        '<h2 id="plots">Plots</h2>',
     ]
     for name, (caption, png) in plots.items():
         data = base64.b64encode(png).decode("ascii")
@@ -133,8 +181,9 @@ def report_html(df: pd.DataFrame, metric: str = "accuracy", title: str = "sgen s
 
 
 def write_report(df: pd.DataFrame, path: str | Path, metric: str = "accuracy", title: str = "sgen sweep report",
-                 plots: dict[str, tuple[str, bytes]] | None = None, source: str = "") -> Path:
+                 plots: dict[str, tuple[str, bytes]] | None = None, source: str = "",
+                 tables: ReportTables | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report_html(df, metric, title, plots, source), encoding="utf-8")
+    path.write_text(report_html(df, metric, title, plots, source, tables), encoding="utf-8")
     return path

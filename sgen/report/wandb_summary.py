@@ -10,8 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from sgen.report.crossover import crossovers, recommend
-
 if TYPE_CHECKING:
     from sgen.report.build import ReportFiles
 
@@ -65,8 +63,11 @@ def log_summary(df: pd.DataFrame, files: "ReportFiles", sweep_dir: Path, metric:
         log.warning("W&B summary run could not start in %s mode (%s); the report on disk is complete", mode, exc)
         return None
     try:
-        run.log({"runs": _table(df), "recommendations": _table(recommend(df, metric)),
-                 "crossovers": _table(crossovers(df, metric)),
+        # The tables as the report wrote them: the same numbers as its CSV files, without redoing the bootstraps.
+        tables = {name: pd.read_csv(path) for name, path in (
+            ("recommendations", files.recommendations_csv), ("crossovers", files.crossovers_csv),
+            ("cells", files.cells_csv), ("extrapolated_crossovers", files.extrapolated_csv)) if path and path.exists()}
+        run.log({"runs": _table(df), **{name: _table(table) for name, table in tables.items()},
                  "report": wandb.Html(files.html.read_text(encoding="utf-8")),
                  **{f"plots/{name}": wandb.Image(str(path)) for name, path in files.plots.items()}})
         counts = df["status"].value_counts().to_dict()

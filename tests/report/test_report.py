@@ -62,6 +62,13 @@ def test_csv_and_parquet_hold_the_same_runs(report, table):
     assert len(recs) == 4  # one per (seed size, ratio) grid point
     assert set(recs["best"]) <= {"new_answer", "rephrase"}
     assert list(pd.read_csv(report / "crossovers.csv").columns)[:4] == ["task", "seed_size", "method_a", "method_b"]
+    cells = pd.read_csv(report / "cells.csv")
+    assert len(cells) == 8 and (cells["n"] == 1).all()
+    assert cells["ci_low"].isna().all() and cells["ci_high"].isna().all()  # one seed per cell: no interval
+    # Two budgets per method: no learning curve, and the extrapolation table says why for each pair.
+    extrapolated = pd.read_csv(report / "extrapolated_crossovers.csv")
+    assert len(extrapolated) == 2 and extrapolated["note"].str.contains("2 distinct budget").all()
+    assert pd.read_csv(report / "curves.csv")["note"].str.contains("needs at least 3").all()
 
 
 def test_ratio_plot_draws_the_cell_means(table):
@@ -107,6 +114,8 @@ def test_html_is_self_contained_and_holds_every_run(report, table):
             assert f">{format_value(row.accuracy)}<" in text and f">{format_value(row.tokens)}<" in text
     assert "task.seed_size=100000 is larger" in text
     assert re.search(r"At ratio \d+ with seed size (50|100), use", text)
+    for section in ("Grid cells", "Crossovers within the grid", "Predicted crossovers beyond the grid"):
+        assert f">{section}" in text
 
 
 def test_cli_writes_the_report(sweep, tmp_path):
