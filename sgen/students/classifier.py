@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
+from sgen.students.optim import adamw
+
 
 class EncoderClassifier(pl.LightningModule):
     def __init__(self, encoder: nn.Module, num_labels: int, lr: float = 5e-5, weight_decay: float = 0.01,
@@ -39,7 +41,7 @@ class EncoderClassifier(pl.LightningModule):
              "weight_decay": self.hparams.weight_decay},
             {"params": [p for n, p in self.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
         ]
-        optimizer = torch.optim.AdamW(params, lr=self.hparams.lr)
+        optimizer = adamw(params, self.hparams.lr)
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         scheduler = get_linear_schedule_with_warmup(optimizer, int(self.hparams.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from transformers import get_cosine_schedule_with_warmup
 
 from sgen.devices import lightning_precision
+from sgen.students.optim import adamw
 from sgen.records import Messages
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,8 @@ class SFTModule(pl.LightningModule):
         named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         decay = [p for n, p in named if p.ndim >= 2]  # no decay on biases and norms
         rest = [p for n, p in named if p.ndim < 2]
-        optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": self.hparams.weight_decay},
-                                       {"params": rest, "weight_decay": 0.0}], lr=self.hparams.lr)
+        optimizer = adamw([{"params": decay, "weight_decay": self.hparams.weight_decay},
+                           {"params": rest, "weight_decay": 0.0}], self.hparams.lr)
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         # Floor, not ceil: a run shorter than 1/warmup_ratio steps starts at full lr instead of spending its first
         # optimizer step at lr 0.
