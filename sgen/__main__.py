@@ -1,10 +1,12 @@
 """`python -m sgen`: the Hydra entry point. Returns the optimised metric(s) so sweepers (Optuna) can use them."""
 from __future__ import annotations
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
-from sgen.config import CONFIG_DIR, prepare_environment
+from sgen.config import CONFIG_DIR, numeric_budget_overrides, prepare_environment
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
@@ -16,6 +18,7 @@ def main(cfg: DictConfig) -> float | list[float]:
 
 def entry() -> None:
     prepare_environment()
+    sys.argv[1:] = numeric_budget_overrides(sys.argv[1:])
     main()
 
 
