@@ -10,10 +10,12 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sgen.assets import bundled_file, cache_root
+from sgen.throughput import record_conversion
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +55,23 @@ def materialize(source: ModelSource) -> str:
     """A path or hub id that from_pretrained loads quickly: GGUF sources are converted once and cached."""
     if source.gguf_file is None:
         return source.path
-    gguf = Path(source.path) / source.gguf_file
-    stat = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = cache_root() / "converted" / f"{gguf.stem}-{key}"
+    target = converted_path(source)
     if (target / "config.json").exists():
         return str(target)
+    gguf = Path(source.path) / source.gguf_file
     log.info("converting %s once (dequantizing GGUF); cached at %s", gguf, target)
+    t0 = time.perf_counter()
     _convert_gguf(source, target)
+    record_conversion(gguf, time.perf_counter() - t0)
     return str(target)
+
+
+def converted_path(source: ModelSource) -> Path:
+    """Where materialize keeps (or will keep) the converted weights of a GGUF source."""
+    gguf = Path(source.path) / str(source.gguf_file)
+    stat = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return cache_root() / "converted" / f"{gguf.stem}-{key}"
 
 
 def _convert_gguf(source: ModelSource, target: Path) -> None:

@@ -7,8 +7,9 @@ import json
 import logging
 import resource
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from sgen.strategies import GenerationContext
 from sgen.synthetic_stats import baseline_metrics, compared, synthetic_examples, synthetic_stats
 from sgen.teachers.finetune import TeacherFinetune, finetune_teacher
 from sgen.teachers.pricing import run_cost
+from sgen.throughput import CallLog, record_run, timed_backends
 from sgen.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,8 @@ class Experiment:
     teacher: Any = None
     augmenter: Any = None
     finetuned: Any = None
+    teacher_finetune: TeacherFinetune | None = None
+    calls: CallLog = field(default_factory=CallLog)  # teacher backend calls, timed (sgen.throughput)
 
 
 def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
@@ -100,6 +104,7 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
 
     metrics = collect_metrics(cfg, exp, rows, ledger, train, scores, seed_only, timer)
     write_metrics(metrics, output_dir)
+    record_run(cfg, exp, metrics)
     tracker.log_metrics(metrics)
     tracker.log_rows(records)
     log.info("accuracy %.4f (seed only %.4f, gain %+.4f), macro-F1 %s; %d synthetic rows kept of %d; "
@@ -111,17 +116,9 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
 
 def build(cfg: DictConfig, timer: StageTimer) -> Experiment:
     """Instantiate and validate everything, then load the models: bad input fails before any query is spent."""
-    budget = int(cfg.budget.queries)
     with timer.stage("load"):
-        task = instantiate(cfg.task)
-        exp = Experiment(task, instantiate(cfg.strategy), instantiate(cfg.verifier), instantiate(cfg.student),
-                         task.load(int(cfg.seed)), budget)
-        exp.strategy.check(exp.data, budget, exp.verifier)
-        kinds = getattr(exp.student, "kinds", (task.kind,))
-        if task.kind not in kinds:
-            raise ValueError(f"task {task.name!r} is a {task.kind} task but student {cfg.student._target_} learns "
-                             f"only {', '.join(kinds)}; for generation use student=sft or student=seq2seq")
-        teacher_finetune = TeacherFinetune.from_config(cfg.teacher.get("finetune"))
+        exp = prepare(cfg)
+    budget, task, teacher_finetune = exp.budget, exp.task, exp.teacher_finetune
     log.info("budget %d queries / seed set %d = ratio %.2f; strategy %s, verifier %s",
              budget, len(exp.data.seed), budget / len(exp.data.seed), exp.strategy.name, exp.verifier.name)
     with timer.stage("load"):
@@ -138,26 +135,35 @@ def build(cfg: DictConfig, timer: StageTimer) -> Experiment:
     return exp
 
 
+def prepare(cfg: DictConfig, load_task: Callable[[DictConfig, int], tuple[Any, TaskData]] | None = None) -> Experiment:
+    """Task data, strategy, verifier and student, validated; no teacher yet (the sweep plan stops here too).
+    `load_task(cfg.task, seed) -> (task, data)` replaces building and loading the task (a plan reuses loads)."""
+    budget = int(cfg.budget.queries)
+    task, data = (load_task or _load_task)(cfg.task, int(cfg.seed))
+    exp = Experiment(task, instantiate(cfg.strategy), instantiate(cfg.verifier), instantiate(cfg.student), data,
+                     budget, teacher_finetune=TeacherFinetune.from_config(cfg.teacher.get("finetune")))
+    exp.strategy.check(exp.data, budget, exp.verifier)
+    kinds = getattr(exp.student, "kinds", (task.kind,))
+    if task.kind not in kinds:
+        raise ValueError(f"task {task.name!r} is a {task.kind} task but student {cfg.student._target_} learns "
+                         f"only {', '.join(kinds)}; for generation use student=sft or student=seq2seq")
+    return exp
+
+
+def _load_task(task_cfg: DictConfig, seed: int) -> tuple[Any, TaskData]:
+    task = instantiate(task_cfg)
+    return task, task.load(seed)
+
+
 def generate(cfg: DictConfig, exp: Experiment, output_dir: Path) -> tuple[list[SyntheticRow], QueryLedger]:
     """Spend the budget: every call goes through a metered client backed by the durable query cache."""
     ledger = QueryLedger(exp.budget)
     cache = open_query_cache(cfg.get("cache"), cache_root())
     journal = QueryJournal(output_dir / "queries.jsonl")
     progress = GenerationProgress(ledger, enabled=bool(cfg.progress))
-    meter = dict(ledger=ledger, progress=progress, batch_size=int(cfg.query_batch_size), journal=journal,
-                 cache=cache)
-    task = exp.task
-    ctx = GenerationContext(
-        prompts=task.prompts, data=exp.data,
-        teacher=MeteredTeacher(exp.teacher, role="teacher", **meter),
-        augmenter=MeteredTeacher(exp.augmenter, role="augmenter", **meter),
-        verifier_client=MeteredTeacher(exp.teacher, role="verifier", **meter),
-        ledger=ledger, seed=int(cfg.seed), few_shot=task.few_shot,
-        # A generation task lays its own answer / question settings over the teacher's (CoT needs more tokens).
-        label_params=GenerationParams(**{**cfg.teacher.label_generation, **getattr(task, "answer_generation", {})}),
-        text_params=GenerationParams(**{**cfg.teacher.text_generation, **getattr(task, "question_generation", {})}),
-        round_size=int(cfg.round_size),
-    )
+    teacher, augmenter = timed_backends(cfg, exp.teacher, exp.augmenter, exp.calls)
+    ctx = generation_context(cfg, exp, teacher, augmenter, ledger=ledger, progress=progress,
+                             batch_size=int(cfg.query_batch_size), journal=journal, cache=cache)
     try:
         return exp.strategy.generate(ctx, exp.verifier, exp.budget), ledger
     finally:
@@ -165,6 +171,22 @@ def generate(cfg: DictConfig, exp: Experiment, output_dir: Path) -> tuple[list[S
         journal.close()
         if cache is not None:
             cache.close()
+
+
+def generation_context(cfg: DictConfig, exp: Experiment, teacher, augmenter, **meter) -> GenerationContext:
+    """What the strategy sees: metered clients over these backends (the sweep plan passes simulated ones)."""
+    task = exp.task
+    return GenerationContext(
+        prompts=task.prompts, data=exp.data,
+        teacher=MeteredTeacher(teacher, role="teacher", **meter),
+        augmenter=MeteredTeacher(augmenter, role="augmenter", **meter),
+        verifier_client=MeteredTeacher(teacher, role="verifier", **meter),
+        ledger=meter["ledger"], seed=int(cfg.seed), few_shot=task.few_shot, few_shot_sets=task.few_shot_sets,
+        # A generation task lays its own answer / question settings over the teacher's (CoT needs more tokens).
+        label_params=GenerationParams(**{**cfg.teacher.label_generation, **getattr(task, "answer_generation", {})}),
+        text_params=GenerationParams(**{**cfg.teacher.text_generation, **getattr(task, "question_generation", {})}),
+        round_size=int(cfg.round_size),
+    )
 
 
 def collect_metrics(cfg: DictConfig, exp: Experiment, rows: list[SyntheticRow], ledger: QueryLedger,
@@ -224,9 +246,7 @@ def finished_metrics(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None
 
 def seed_only_scores(cfg: DictConfig, task, student, data: TaskData) -> dict[str, float]:
     """The student trained on the seed set alone: identical for every strategy and budget, so computed once."""
-    key = json.dumps({"task": task.fingerprint(), "seed": int(cfg.seed), "student": student.fingerprint(),
-                      "seed_ids": sorted(e.id for e in data.seed)}, sort_keys=True, default=str)
-    path = cache_root() / "seed_only" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+    path = seed_only_path(cfg, task, student, data)
     if path.exists():
         log.info("seed-only score from cache %s", path)
         return json.loads(path.read_text())
@@ -237,3 +257,10 @@ def seed_only_scores(cfg: DictConfig, task, student, data: TaskData) -> dict[str
     tmp.write_text(json.dumps(result))
     tmp.replace(path)
     return result
+
+
+def seed_only_path(cfg: DictConfig, task, student, data: TaskData) -> Path:
+    """Where the seed-only scores of this task, seed set and student are cached."""
+    key = json.dumps({"task": task.fingerprint(), "seed": int(cfg.seed), "student": student.fingerprint(),
+                      "seed_ids": sorted(e.id for e in data.seed)}, sort_keys=True, default=str)
+    return cache_root() / "seed_only" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
