@@ -62,6 +62,8 @@ class MeteredTeacher:
         self.batch_size = batch_size
         self.journal = journal
         self.cache = cache
+        # Answers (and their tokens) of the current chunk the progress bar already counted as they arrived.
+        self._shown, self._shown_tokens = 0, 0
 
     def ask(
         self,
@@ -79,14 +81,16 @@ class MeteredTeacher:
         for start in range(0, len(prompts), self.batch_size):
             batch = list(prompts[start : start + self.batch_size])
             samples = sample_indices[start : start + self.batch_size]
+            self._shown, self._shown_tokens = 0, 0
             completions, paid = self._answer(batch, samples, params)
             booked = [self._book(prompt, completion, purpose, was_paid)
                       for prompt, completion, was_paid in zip(batch, completions, paid, strict=True)]
             if self.journal is not None:
                 self.journal.append(booked)
             records.extend(booked)
-            if self.progress is not None:
-                self.progress.update(len(batch), sum(c.completion_tokens for c in completions))
+            if self.progress is not None:  # what the bar has not shown yet: cached answers, whole-call backends
+                tokens = sum(c.completion_tokens for c in completions) - self._shown_tokens
+                self.progress.update(len(batch) - self._shown, max(tokens, 0))
         return records
 
     def _book(self, prompt: Messages, completion: Completion, purpose: str, paid: bool) -> QueryRecord:
@@ -136,6 +140,10 @@ class MeteredTeacher:
 
         def commit(i: int, completion: Completion) -> None:
             stored.update(self.cache.put_many(model_id, {keys[i]: completion}))
+            if self.progress is not None:  # a large call moves the bar answer by answer
+                self.progress.update(1, completion.completion_tokens)
+                self._shown += 1
+                self._shown_tokens += completion.completion_tokens
 
         try:
             # One query, one answer: each query samples from its own stream, seeded from its cache key, so its text

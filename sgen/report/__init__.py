@@ -7,7 +7,7 @@ from sgen.report.build import ReportFiles, build_report
 from sgen.report.crossover import crossing_points, crossover_table, crossovers
 from sgen.report.curves import LearningCurve, fit_learning_curve, learning_curves
 from sgen.report.extrapolation import extrapolated_crossovers, predict_crossover
-from sgen.report.gather import find_job_dirs, latest_sweep, load_sweep
+from sgen.report.gather import find_job_dirs, latest_sweep, load_sweep, load_sweeps
 from sgen.report.html import render_plots, report_html, write_report
 from sgen.report.plots import plot_score_vs_cost, plot_score_vs_ratio
 from sgen.report.recommendation import recommend
@@ -15,5 +15,6 @@ from sgen.report.summary import summarize
 
 __all__ = ["LearningCurve", "ReportFiles", "ReportTables", "analyze", "build_report", "crossing_points",
            "crossover_table", "crossovers", "extrapolated_crossovers", "find_job_dirs", "fit_learning_curve",
-           "latest_sweep", "learning_curves", "load_sweep", "plot_score_vs_cost", "plot_score_vs_ratio",
-           "predict_crossover", "recommend", "render_plots", "report_html", "summarize", "write_report"]
+           "latest_sweep", "learning_curves", "load_sweep", "load_sweeps", "plot_score_vs_cost",
+           "plot_score_vs_ratio", "predict_crossover", "recommend", "render_plots", "report_html", "summarize",
+           "write_report"]

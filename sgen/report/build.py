@@ -3,13 +3,14 @@ grid, learning curves, advice), plots, HTML, W&B."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from sgen.report.analysis import analyze
-from sgen.report.gather import load_sweep
+from sgen.report.gather import load_sweeps
 from sgen.report.html import render_plots, write_report
 from sgen.report.summary import finished
 
@@ -37,13 +38,16 @@ def uses_wandb(df: pd.DataFrame) -> bool:
     return bool("logger" in df and (df["logger"] == "WandbTracker").any())
 
 
-def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, metric: str = "accuracy",
-                 wandb: bool | None = None, title: str | None = None) -> ReportFiles:
-    """Gather a sweep and write its report to `out_dir` (default `<sweep_dir>/report`). `wandb=None` logs a
-    W&B summary run only when the runs themselves used W&B."""
-    sweep_dir = Path(sweep_dir)
+def build_report(sweep_dir: str | Path | Sequence[str | Path], out_dir: str | Path | None = None,
+                 metric: str = "accuracy", wandb: bool | None = None, title: str | None = None) -> ReportFiles:
+    """Gather a sweep (or several, as one table) and write its report to `out_dir` (default `<sweep_dir>/report`;
+    required for several). `wandb=None` logs a W&B summary run only when the runs themselves used W&B."""
+    dirs = [Path(sweep_dir)] if isinstance(sweep_dir, (str, Path)) else [Path(d) for d in sweep_dir]
+    if len(dirs) > 1 and out_dir is None:
+        raise FileNotFoundError(f"a report over {len(dirs)} sweeps needs an output folder: add --out DIR")
+    sweep_dir = dirs[0]
     # Check the sweep path and the metric first: a typo must not leave a half-written report folder behind.
-    df = load_sweep(sweep_dir)
+    df = load_sweeps(dirs)
     finished(df, metric)
     out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
@@ -63,8 +67,8 @@ def build_report(sweep_dir: str | Path, out_dir: str | Path | None = None, metri
     for name, (_, png) in plots.items():
         files.plots[name] = out / f"{name}.png"
         files.plots[name].write_bytes(png)
-    write_report(df, files.html, metric, title or f"sgen sweep report: {sweep_dir.name}", plots,
-                 source=str(sweep_dir.resolve()), tables=tables)
+    write_report(df, files.html, metric, title or f"sgen sweep report: {' + '.join(d.name for d in dirs)}", plots,
+                 source="; ".join(str(d.resolve()) for d in dirs), tables=tables)
     log.info("report for %d jobs in %s (open %s)", len(df), out, files.html)
     if wandb or (wandb is None and uses_wandb(df)):
         from sgen.report.wandb_summary import log_summary

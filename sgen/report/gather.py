@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,7 @@ def job_row(job: JobFiles, sweep_dir: Path) -> dict[str, Any]:
     if job.metrics:
         row.update(flatten_metrics(job.metrics))
         row["tokens"] = (job.metrics.get("prompt_tokens") or 0) + (job.metrics.get("completion_tokens") or 0)
-    verifier = row.get("verifier") or "none"
-    row["method"] = row.get("strategy") if verifier == "none" else f"{row.get('strategy')}+{verifier}"
+    row["method"] = method_name(row.get("strategy"), row.get("verifier"), row.get("teacher_finetune"))
     row["wall_seconds"] = _wall_seconds(job.path)
     cfg_logger = (job.config.get("logger") or {}).get("_target_", "")
     row["logger"] = cfg_logger.rsplit(".", 1)[-1] if cfg_logger else None
@@ -103,6 +103,24 @@ def _status(job: JobFiles) -> dict[str, Any]:
     return {"status": status, "error": job.status.get("error")}
 
 
+def method_name(strategy: str | None, verifier: str | None, teacher_finetune: str | None) -> str | None:
+    """What a grid compares: the strategy, plus the verifier and the teacher's fine-tuning when they are used
+    (new_answer+majority, new_answer+teacher-lora), so a sweep over either keeps its arms apart."""
+    name = strategy
+    if verifier and verifier != "none":
+        name = f"{name}+{verifier}"
+    if teacher_finetune:
+        name = f"{name}+teacher-{teacher_finetune}"
+    return name
+
+
+def _finetune_method(value: Any) -> str | None:
+    """teacher.finetune as configured (null, 'none', 'lora' or a settings block) -> its method, or None."""
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "false", "")):
+        return None
+    return value if isinstance(value, str) else str((value or {}).get("method", "lora"))
+
+
 def _coordinates(job: JobFiles) -> dict[str, Any]:
     cfg = job.config
     task = cfg.get("task") or {}
@@ -110,7 +128,8 @@ def _coordinates(job: JobFiles) -> dict[str, Any]:
     seed_size = task.get("seed_size")
     out = {"task": task.get("name"), "strategy": job.choices.get("strategy"),
            "verifier": job.choices.get("verifier"), "budget": budget, "seed_size": seed_size,
-           "seed": cfg.get("seed")}
+           "seed": cfg.get("seed"),
+           "teacher_finetune": _finetune_method((cfg.get("teacher") or {}).get("finetune"))}
     if isinstance(budget, (int, float)) and isinstance(seed_size, (int, float)) and seed_size > 0:
         out["ratio"] = budget / seed_size
     return out
@@ -139,6 +158,20 @@ def load_sweep(sweep_dir: str | Path) -> pd.DataFrame:
     counts = df["status"].value_counts().to_dict()
     log.info("sweep %s: %d jobs %s", sweep_dir, len(df), counts)
     return df
+
+
+def load_sweeps(sweep_dirs: Sequence[str | Path]) -> pd.DataFrame:
+    """Several sweeps as one table (e.g. a study and its follow-up grid); with more than one, each job is named
+    `<sweep folder>/<job>`."""
+    dirs = [Path(d) for d in sweep_dirs]
+    if len(dirs) == 1:
+        return load_sweep(dirs[0])
+    tables = []
+    for d in dirs:
+        df = load_sweep(d)
+        df["job"] = d.name + "/" + df["job"].astype(str)
+        tables.append(df)
+    return pd.concat(tables, ignore_index=True)
 
 
 def latest_sweep(root: str | Path = "multirun") -> Path:

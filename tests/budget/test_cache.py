@@ -228,3 +228,22 @@ def test_answers_committed_between_lookup_and_claim_are_used_not_regenerated(bac
     assert [r.text for r in records[:3]] == ["answer 0", "answer 1", "answer 2"]
     assert (ledger.summary()["queries_paid"], ledger.cached) == (1, 3)
     assert cache.count() == 4
+
+
+class _Bar:
+    def __init__(self) -> None:
+        self.updates: list[tuple[int, int]] = []
+
+    def update(self, n_queries: int, n_tokens: int) -> None:
+        self.updates.append((n_queries, n_tokens))
+
+
+def test_progress_moves_answer_by_answer_and_counts_each_query_once(backend, cache):
+    ask(backend, cache, 10, batch_size=40)  # 10 of the 40 are cached: shown at the chunk's end
+    bar = _Bar()
+    records = MeteredTeacher(backend, QueryLedger(40), "teacher", progress=bar, batch_size=40, cache=cache).ask(
+        prompts(40), PARAMS, "label")
+    assert all(n == 1 for n, _ in bar.updates[:30])
+    assert len(bar.updates) == 31 and bar.updates[-1][0] == 10  # 30 as generated, then the 10 cached ones
+    assert sum(n for n, _ in bar.updates) == 40
+    assert sum(t for _, t in bar.updates) == sum(r.completion_tokens for r in records)

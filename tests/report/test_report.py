@@ -175,3 +175,24 @@ def test_wandb_report_failure_is_a_warning_not_an_error(monkeypatch, caplog):
     monkeypatch.setenv("WANDB_MODE", "offline")
     assert create_wandb_report({"project": "sgen", "group": "g"}, "nobody", "accuracy", "sweep") is None
     assert "could not create a W&B Report" in caplog.text
+
+
+def test_methods_keep_verifier_and_teacher_finetuning_arms_apart():
+    from sgen.report.gather import _finetune_method, method_name
+
+    assert method_name("new_answer", "none", None) == "new_answer"
+    assert method_name("new_answer", "majority", None) == "new_answer+majority"
+    assert method_name("new_answer", None, "lora") == "new_answer+teacher-lora"
+    assert [_finetune_method(v) for v in (None, "none", "null", "lora", {"method": "lora", "r": 4})] == \
+        [None, None, None, "lora", "lora"]
+
+
+def test_several_sweeps_make_one_report(sweep, tmp_path, caplog):
+    from sgen.report.__main__ import main
+
+    assert main([str(sweep / "grid"), str(sweep / "broken")]) == 2  # where would it go? say so
+    assert "needs an output folder" in caplog.text
+    assert main([str(sweep / "grid"), str(sweep / "broken"), "--out", str(tmp_path / "both"), "--no-wandb"]) == 0
+    runs = pd.read_csv(tmp_path / "both" / "runs.csv")
+    assert len(runs) == 9 and runs["job"].str.startswith(("grid/", "broken/")).all()
+    assert "broken/0" in set(runs["job"])
