@@ -94,13 +94,19 @@ def backend_batch_size(backend_cfg: DictConfig) -> int | None:
     return int(value) if value else None
 
 
-def training_examples(student_cfg: DictConfig, n_train: int) -> int:
-    """Examples the student's training loop goes through: epochs (raised to reach min_steps) x n_train, as
-    ClassifierStudent and fit_sft size their Lightning runs."""
+def training_work(student_cfg: DictConfig, n_train: int) -> tuple[int, int]:
+    """(optimizer steps, examples) the student's training loop goes through: epochs (raised to reach min_steps)
+    over n_train rows, as ClassifierStudent and fit_sft size their Lightning runs. A step has a fixed cost (the
+    optimizer over every parameter, autocast casts, dropout masks) that dominates small batches, so the plan's
+    time model takes both."""
     batch = int(student_cfg.get("batch_size", 32))
     per_epoch = max(math.ceil(math.ceil(n_train / batch) / int(student_cfg.get("grad_accum", 1) or 1)), 1)
     epochs = max(int(student_cfg.get("epochs", 1)), math.ceil(int(student_cfg.get("min_steps", 0) or 0) / per_epoch))
-    return epochs * n_train
+    return epochs * per_epoch, epochs * n_train
+
+
+def training_examples(student_cfg: DictConfig, n_train: int) -> int:
+    return training_work(student_cfg, n_train)[1]
 
 
 def params_key(params: GenerationParams) -> str:
@@ -230,7 +236,7 @@ def run_record(cfg: DictConfig, exp: Any, metrics: dict[str, Any]) -> dict[str, 
         "queries_used": metrics["queries_used"], "queries_paid": metrics["queries_paid"],
         "rows": metrics["n_synthetic_generated"], "n_train": metrics["n_train"], "n_seed": metrics["n_seed"],
         "n_test": len(exp.data.test), "train_examples": training_examples(cfg.student, metrics["n_train"]),
-        "train_steps": metrics.get("train_steps"),
+        "train_steps": metrics.get("train_steps") or training_work(cfg.student, metrics["n_train"])[0],
         "finetune": ({"pairs": finetune["n_pairs"], "epochs": finetune["settings"].get("epochs", 1),
                       "seconds": seconds.get("finetune_teacher", 0.0)} if finetune.get("trained") else None),
         "calls": exp.calls.calls, "samples": exp.calls.samples,

@@ -29,7 +29,7 @@ from sgen.teachers.finetune import adapter_key
 from sgen.teachers.hf import HFTeacher
 from sgen.teachers.pricing import backend_cost, run_cost
 from sgen.throughput import (backend_batch_size, backend_setup, params_key, setup_id, student_setup,
-                             training_examples)
+                             training_work)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ class JobQueries:
     n_test: int
     train_examples: int
     seed_only_examples: int
+    train_steps: int
+    seed_only_steps: int
     calls: list[PlannedCall]
     task: str
     teacher_setups: list[str]
@@ -188,8 +190,9 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
         paid_completion_tokens=sum(c.completion_tokens for c in calls),
         cost_usd=run_cost(summary, {"teacher": teacher, "verifier": teacher, "augmenter": augmenter})["cost_usd"],
         cost_usd_paid=paid_cost, rows=len(rows), n_seed=len(data.seed), n_train=n_train, n_test=len(data.test),
-        train_examples=training_examples(cfg.student, n_train),
-        seed_only_examples=training_examples(cfg.student, len(data.seed)),
+        train_steps=training_work(cfg.student, n_train)[0], train_examples=training_work(cfg.student, n_train)[1],
+        seed_only_steps=training_work(cfg.student, len(data.seed))[0],
+        seed_only_examples=training_work(cfg.student, len(data.seed))[1],
         calls=calls, task=task.name, teacher_setups=sorted({teacher_sid, augmenter_sid}), student_setup=student_sid,
         seed_only_cached=seed_only_cached, conversions=_conversions(cfg, budget, state),
         finetune_pairs=finetune_pairs,

@@ -20,10 +20,11 @@ def stage_seconds(q: JobQueries, book: RateBook, state: PlanState, job_overhead:
         notes.append("student never measured here: its train and eval times are unknown, counted as 0 "
                      "(hydra.launcher.probe=auto measures it)")
     else:
-        seconds["train"] = train([1.0, q.train_examples])
+        seconds["train"] = train([1.0, q.train_steps, q.train_examples])
         seconds["eval"] = evaluate([1.0, q.n_test])
         if not q.seed_only_cached:
-            seconds["train_seed_only"] = train([1.0, q.seed_only_examples]) + evaluate([1.0, q.n_test])
+            seconds["train_seed_only"] = (train([1.0, q.seed_only_steps, q.seed_only_examples])
+                                          + evaluate([1.0, q.n_test]))
     seconds["other"] = book.write_model()([1.0, q.rows]) + job_overhead
     return seconds, notes
 

@@ -86,8 +86,8 @@ def _probe_backend(sid: str, backend_cfg: DictConfig, groups: list[tuple[Generat
 
 
 def _probe_student(student_cfg: DictConfig, task, data) -> dict[str, list[list[float]]]:
-    """(examples, seconds) of training and evaluation at two sizes, after a warm-up; one epoch, no minimum
-    steps."""
+    """([steps, examples, seconds] of training, [examples, seconds] of evaluation) at two sizes, after a
+    warm-up; one epoch, no minimum steps."""
     log.info("probe: training student %s briefly to measure it (no recorded run on this machine)",
              student_cfg.get("model"))
     student = instantiate(student_cfg, epochs=1, min_steps=0)
@@ -100,6 +100,6 @@ def _probe_student(student_cfg: DictConfig, task, data) -> dict[str, list[list[f
         t0 = time.perf_counter()
         scores = student.train_and_evaluate(train, test, data.labels, 0, task=task)
         total = time.perf_counter() - t0
-        train_points.append([n, total - scores["seconds_eval"]])
+        train_points.append([k, n, total - scores["seconds_eval"]])  # steps (one epoch of k batches), examples
         eval_points.append([len(test), scores["seconds_eval"]])
     return {"train": train_points[1:], "eval": eval_points[1:]}

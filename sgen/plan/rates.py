@@ -5,7 +5,8 @@ Every model is linear with non-negative weights, fitted by NNLS to the newest me
 - a teacher backend call: seconds = w . [1, padded prompt tokens, completion tokens, decode slots, decode steps]
   (sgen.throughput.call_features), fitted to single calls;
 - generation outside the backend (cache, ledger, journal): a + b x queries used;
-- student training: a + b x training examples (epochs x rows); evaluation: a + b x test examples;
+- student training: a + b x optimizer steps + c x training examples (epochs x rows); evaluation: a + b x test
+  examples;
 - writing the synthetic set: a + b x rows; load: the median of the same task and backends;
 - start-up before the first job and each job's own overhead (Hydra, metrics, status): medians;
 - GGUF conversion: seconds per byte.
@@ -106,15 +107,18 @@ class RateBook:
                 return kind, found
         return "", []
 
-    def _student_points(self, setup: str) -> tuple[str, list[tuple[int, float]], list[tuple[int, float]]]:
+    def _student_points(self, setup: str) -> tuple[str, list[tuple[list[float], float]], list[tuple[int, float]]]:
+        """Training points ([steps, examples], seconds) and evaluation points (test size, seconds)."""
         runs = self._runs(student_setup=setup)[:NEWEST_RUNS]
         if runs:
-            return ("run", [(r["train_examples"], r["seconds"].get("train", 0.0)) for r in runs],
+            return ("run", [([r.get("train_steps") or 0, r["train_examples"]], r["seconds"].get("train", 0.0))
+                            for r in runs],
                     [(r["n_test"], r["seconds"].get("eval", 0.0)) for r in runs])
         probes = [r for r in self.records if r.get("kind") == "probe" and setup in r.get("students", {})]
         if probes:
             student = probes[0]["students"][setup]
-            return "probe", [tuple(p) for p in student["train"]], [tuple(p) for p in student["eval"]]
+            train = [([p[0], p[1]], p[2]) if len(p) == 3 else ([0, p[0]], p[1]) for p in student["train"]]
+            return "probe", train, [tuple(p) for p in student["eval"]]
         return "", [], []
 
     # -- what the plan asks --------------------------------------------------------------------------------------
@@ -154,7 +158,7 @@ class RateBook:
     def train_model(self, setup: str) -> Linear | None:
         def compute():
             _, train, _ = self._student_points(setup)
-            return fit([[1.0, n] for n, _ in train], [s for _, s in train])
+            return fit([[1.0, *work] for work, _ in train], [s for _, s in train])
         return self._memo(("train", setup), compute)
 
     def eval_model(self, setup: str) -> Linear | None:

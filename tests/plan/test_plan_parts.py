@@ -12,7 +12,7 @@ from sgen.plan.simulated import placeholder_for
 from sgen.records import Completion
 from sgen.tasks.gsm8k_prompts import MathPrompts
 from sgen.tasks.prompts import ClassificationPrompts
-from sgen.throughput import call_features, training_examples
+from sgen.throughput import call_features, training_examples, training_work
 
 
 def test_nnls_recovers_non_negative_weights_and_one_size_is_a_ratio():
@@ -38,6 +38,18 @@ def test_training_examples_follow_epochs_and_min_steps():
     assert training_examples(minilm, 3200) == 3 * 3200
     sft = OmegaConf.create({"batch_size": 8, "epochs": 3, "min_steps": 20, "grad_accum": 2})
     assert training_examples(sft, 32) == 10 * 32  # 4 micro-batches = 2 steps an epoch: 10 epochs
+    # Optimizer steps too: a small set still takes min_steps steps, a large one 3 epochs of them.
+    assert training_work(minilm, 75) == (60, 20 * 75) and training_work(minilm, 3200) == (300, 3 * 3200)
+    assert training_work(minilm, 12) == (60, 60 * 12) and training_work(sft, 32) == (20, 10 * 32)
+
+
+def test_training_time_model_separates_the_cost_of_a_step_from_that_of_an_example():
+    from sgen.plan.rates import fit
+
+    # seconds = 0.3 per step + 0.01 per example: small sets are step-bound, large ones example-bound.
+    work = [(60, 720), (60, 1920), (20, 240), (150, 4800), (36, 1100)]
+    model = fit([[1.0, s, e] for s, e in work], [0.3 * s + 0.01 * e for s, e in work])
+    assert model([1.0, 20, 500]) == pytest.approx(0.3 * 20 + 0.01 * 500, rel=1e-6)
 
 
 def test_the_cache_view_reads_the_real_cache_and_never_writes_it(tmp_path):
