@@ -54,7 +54,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed-size", default="25")
     ap.add_argument("--rates", default=None, help="rates.jsonl to plan with (default: the sgen cache's own)")
     ap.add_argument("--probe", action="store_true", help="ignore recorded rates: the plan probes")
+    ap.add_argument("--compare", nargs=3, metavar=("PLAN_JSON", "SWEEP_DIR", "WALL_SECONDS"),
+                    help="compare a plan made earlier with a sweep that ran after it (e.g. a study); runs nothing")
+    ap.add_argument("--name", default="plan", help="bench/results/<name>.md")
     args = ap.parse_args(argv)
+    command = "python -m bench.bench_plan " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.compare:
+        plan = json.loads(Path(args.compare[0]).read_text())
+        sweep = Path(args.compare[1])
+        body, notes = comparison(plan, job_metrics(sweep), float(args.compare[2]), "the plan's recorded rates",
+                                 None)
+        path = write_result(args.name, f"Sweep plan against the sweep: {sweep.name}", command.strip(), body, notes)
+        print(path.read_text())
+        return
     overrides = [f"strategy={args.strategies}", f"budget.queries={args.budgets}", f"task.seed_size={args.seed_size}",
                  "progress=false"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,9 +80,22 @@ def main(argv: list[str] | None = None) -> None:
         plan = json.loads((sweep / "plan.json").read_text())
         (sweep / "plan.json").rename(Path(tmp) / "plan.json")  # the sweep dir then holds only the real jobs
         wall, _ = sgen_multirun([*overrides, f"hydra.sweep.dir={sweep}"], env)
-        metrics = {int(p.name): json.loads((p / "metrics.json").read_text())
-                   for p in sweep.iterdir() if p.is_dir() and (p / "metrics.json").exists()}
+        metrics = job_metrics(sweep)
+    source = "recorded rates" if rates is not None else "the plan's probe"
+    body, notes = comparison(plan, metrics, wall, source, plan_wall)
+    path = write_result(args.name, "Sweep plan: predicted vs measured wall time", command.strip(), body, notes)
+    print(path.read_text())
+    print(plan_out[-4000:])
 
+
+def job_metrics(sweep: Path) -> dict[int, dict]:
+    return {int(p.name): json.loads((p / "metrics.json").read_text())
+            for p in sweep.iterdir() if p.is_dir() and p.name.isdigit() and (p / "metrics.json").exists()}
+
+
+def comparison(plan: dict, metrics: dict[int, dict], wall: float, source: str,
+               plan_wall: float | None) -> tuple[str, str]:
+    """(tables, notes): predicted against measured seconds per stage and in total, and per job."""
     jobs = [j for j in plan["jobs"] if j["status"] == "run"]
     if len(metrics) != len(jobs):
         raise RuntimeError(f"planned {len(jobs)} jobs to run, {len(metrics)} wrote metrics.json")
@@ -89,18 +114,17 @@ def main(argv: list[str] | None = None) -> None:
         planned = sum(job["seconds"][s] for s in STAGES)
         job_rows.append([job["job"], job["overrides"].replace(" progress=False", ""), job["paid"], m["queries_paid"],
                          planned, done, error(planned, done)])
-    source = "recorded rates" if rates is not None else "the plan's probe"
     body = (table(["stage", "predicted s", "measured s", "error"], stage_rows) + "\n\n"
             + table(["job", "overrides", "paid (plan)", "paid (run)", "stages s (plan)", "stages s (run)", "error"],
                     job_rows))
-    notes = (f"Plan from {source} ({plan_wall:.0f} s to plan, probe {plan['probe_seconds']:.0f} s of it); "
+    planning = f"{plan_wall:.0f} s to plan, " if plan_wall is not None else ""
+    notes = (f"Plan from {source} ({planning}probe {plan['probe_seconds']:.0f} s); "
              f"{len(jobs)} jobs on the bundled models (SmolLM2-135M teacher, MiniLM-L6 student), fresh query cache "
              "and sgen cache. `other` is everything outside the stages: start-up and imports, writing synthetic "
              "sets, Hydra and per-job overhead. Rates used:\n\n" + "\n".join(f"- {r}" for r in plan["rates"]))
-    command = "python -m bench.bench_plan " + " ".join(argv if argv is not None else sys.argv[1:])
-    path = write_result("plan", "Sweep plan: predicted vs measured wall time", command.strip(), body, notes)
-    print(path.read_text())
-    print(plan_out[-4000:])
+    paid_plan, paid_run = sum(j["paid"] for j in jobs), sum(m["queries_paid"] for m in metrics.values())
+    notes += f"\n\nQueries paid: planned {paid_plan}, paid {paid_run}."
+    return body, notes
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "budget/seed ratio and teacher cost, find crossovers, recommend a strategy per ratio, and write one "
         "self-contained HTML report."))
     parser.add_argument("sweep_dir", type=Path, nargs="+",
-                        help="the sweep folder (Hydra's hydra.sweep.dir); several make one table (then --out)")
+                        help="the sweep folder (Hydra's hydra.sweep.dir), or a runs.csv a report wrote; several "
+                             "make one table (then --out)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: <sweep_dir>/report)")
     parser.add_argument("--metric", default="accuracy",
                         help="the score to compare (a metrics.json key, dotted for nested: gain.accuracy)")

@@ -43,8 +43,9 @@ def build_report(sweep_dir: str | Path | Sequence[str | Path], out_dir: str | Pa
     """Gather a sweep (or several, as one table) and write its report to `out_dir` (default `<sweep_dir>/report`;
     required for several). `wandb=None` logs a W&B summary run only when the runs themselves used W&B."""
     dirs = [Path(sweep_dir)] if isinstance(sweep_dir, (str, Path)) else [Path(d) for d in sweep_dir]
-    if len(dirs) > 1 and out_dir is None:
-        raise FileNotFoundError(f"a report over {len(dirs)} sweeps needs an output folder: add --out DIR")
+    if (len(dirs) > 1 or dirs[0].is_file()) and out_dir is None:
+        what = f"{len(dirs)} sweeps" if len(dirs) > 1 else f"the runs table {dirs[0]}"
+        raise FileNotFoundError(f"a report over {what} needs an output folder: add --out DIR")
     sweep_dir = dirs[0]
     # Check the sweep path and the metric first: a typo must not leave a half-written report folder behind.
     df = load_sweeps(dirs)

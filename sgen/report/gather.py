@@ -160,16 +160,28 @@ def load_sweep(sweep_dir: str | Path) -> pd.DataFrame:
     return df
 
 
+def load_runs_table(path: str | Path) -> pd.DataFrame:
+    """A table a report wrote (runs.csv or runs.parquet): a published study rebuilds its report from it alone."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"runs table {path} does not exist")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    raise FileNotFoundError(f"{path} is neither a sweep folder nor a runs table (.csv, .parquet)")
+
+
 def load_sweeps(sweep_dirs: Sequence[str | Path]) -> pd.DataFrame:
     """Several sweeps as one table (e.g. a study and its follow-up grid); with more than one, each job is named
-    `<sweep folder>/<job>`."""
+    `<sweep folder>/<job>`. A runs.csv / runs.parquet stands for the sweep it was gathered from."""
     dirs = [Path(d) for d in sweep_dirs]
     if len(dirs) == 1:
-        return load_sweep(dirs[0])
+        return load_runs_table(dirs[0]) if dirs[0].is_file() else load_sweep(dirs[0])
     tables = []
     for d in dirs:
-        df = load_sweep(d)
-        df["job"] = d.name + "/" + df["job"].astype(str)
+        df = load_runs_table(d) if d.is_file() else load_sweep(d)
+        df["job"] = (d.parent.name if d.is_file() else d.name) + "/" + df["job"].astype(str)
         tables.append(df)
     return pd.concat(tables, ignore_index=True)
 

@@ -196,3 +196,12 @@ def test_several_sweeps_make_one_report(sweep, tmp_path, caplog):
     runs = pd.read_csv(tmp_path / "both" / "runs.csv")
     assert len(runs) == 9 and runs["job"].str.startswith(("grid/", "broken/")).all()
     assert "broken/0" in set(runs["job"])
+
+
+def test_a_published_runs_table_rebuilds_the_same_report(report, tmp_path, caplog):
+    from sgen.report.__main__ import main
+
+    assert main([str(report / "runs.csv")]) == 2 and "needs an output folder" in caplog.text
+    assert main([str(report / "runs.csv"), "--out", str(tmp_path / "again"), "--no-wandb"]) == 0
+    for name in ("recommendations.csv", "cells.csv", "crossovers.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "again" / name), pd.read_csv(report / name))
