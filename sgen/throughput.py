@@ -52,6 +52,13 @@ def runtime() -> dict[str, Any]:
     return {"threads": torch.get_num_threads(), "device": device, "cpus": os.cpu_count()}
 
 
+def _finetune_pair_epochs(finetune: dict[str, Any]) -> int:
+    """Examples the teacher's fine-tuning passed over (min_steps can add epochs to the configured ones)."""
+    from sgen.teachers.finetune import TeacherFinetune
+
+    return TeacherFinetune.from_config(finetune["settings"]).pair_epochs(finetune["n_pairs"])
+
+
 def setup_id(setup: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(setup, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -238,6 +245,7 @@ def run_record(cfg: DictConfig, exp: Any, metrics: dict[str, Any]) -> dict[str, 
         "n_test": len(exp.data.test), "train_examples": training_examples(cfg.student, metrics["n_train"]),
         "train_steps": metrics.get("train_steps") or training_work(cfg.student, metrics["n_train"])[0],
         "finetune": ({"pairs": finetune["n_pairs"], "epochs": finetune["settings"].get("epochs", 1),
+                      "pair_epochs": _finetune_pair_epochs(finetune),
                       "seconds": seconds.get("finetune_teacher", 0.0)} if finetune.get("trained") else None),
         "calls": exp.calls.calls, "samples": exp.calls.samples,
     }

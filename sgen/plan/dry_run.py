@@ -64,7 +64,7 @@ class JobQueries:
     student_setup: str
     seed_only_cached: bool  # by the seed-only cache, or an earlier job of the plan trains it
     conversions: list[Path] = field(default_factory=list)  # GGUF files this job converts first
-    finetune_pairs: int = 0  # teacher fine-tuning this job trains first (pairs x epochs)
+    finetune_pairs: int = 0  # teacher fine-tuning this job trains first (pairs x epochs, min_steps counted)
     placeholder_answers: int = 0  # simulated answers without a recorded completion to copy
 
 
@@ -150,7 +150,7 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
         model_id = f"{model_id}+lora-{key}"  # what HFTeacher.attach_adapter names the tuned teacher
         adapter = cache_root() / "teacher_adapters" / key / "adapter_config.json"
         if not adapter.exists() and key not in state.adapters:  # this job trains the adapter (task.sft_pairs)
-            finetune_pairs = len(data.seed) * exp.teacher_finetune.epochs
+            finetune_pairs = exp.teacher_finetune.pair_epochs(len(data.seed))
             state.adapters.add(key)
 
     calls: list[PlannedCall] = []

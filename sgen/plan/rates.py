@@ -33,7 +33,7 @@ NEWEST_RUNS = 20  # runs per setup a model is fitted to
 NEWEST_CALLS = 600  # backend calls per setup
 # Used only when nothing was recorded on this machine; the plan names every default it falls back to.
 DEFAULTS = {"startup": 15.0, "job_overhead": 0.3, "write": (0.05, 0.0005), "convert_per_byte": 1.5e-7,
-            "finetune_per_pair_epoch": 0.5}
+            "finetune_per_pair_epoch": 0.7}
 
 
 @dataclass
@@ -213,11 +213,12 @@ class RateBook:
         return size_bytes * rate, f"{len(converts)} recorded conversion(s)"
 
     def finetune_seconds(self, setup: str, pair_epochs: int) -> float:
-        runs = [r for r in self._runs() if r.get("finetune") and setup in r.get("teacher_setups", [])][:NEWEST_RUNS]
+        # Only records that count the epochs min_steps added (older ones counted the configured epochs alone).
+        runs = [r for r in self._runs() if (r.get("finetune") or {}).get("pair_epochs")
+                and setup in r.get("teacher_setups", [])][:NEWEST_RUNS]
         if not runs:
             return pair_epochs * DEFAULTS["finetune_per_pair_epoch"]
-        rate = statistics.median(r["finetune"]["seconds"] / max(r["finetune"]["pairs"] * r["finetune"]["epochs"], 1)
-                                 for r in runs)
+        rate = statistics.median(r["finetune"]["seconds"] / r["finetune"]["pair_epochs"] for r in runs)
         return pair_epochs * rate
 
     # -- saying which measurements a plan used ----------------------------------------------------------------

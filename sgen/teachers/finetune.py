@@ -8,6 +8,7 @@ sampling seeds differ from the base teacher's.
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import logging
 import os
@@ -64,6 +65,11 @@ class TeacherFinetune:
         if targets is not None and not isinstance(targets, str):
             raw["target_modules"] = tuple(targets)
         return cls(**raw)
+
+    def pair_epochs(self, n_pairs: int) -> int:
+        """Examples the fine-tuning passes over: whole epochs, as many as min_steps needs (fit_sft's rule)."""
+        steps_per_epoch = max(math.ceil(math.ceil(n_pairs / self.batch_size) / self.grad_accum), 1)
+        return n_pairs * max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
 
     @property
     def lora(self) -> LoRASettings:

@@ -27,6 +27,14 @@ def test_settings_from_config():
         TeacherFinetune.from_config({"rank": 8})
 
 
+def test_pair_epochs_count_the_epochs_min_steps_adds():
+    # What the plan prices: fit_sft runs whole epochs, as many as min_steps needs.
+    assert TeacherFinetune(epochs=3, batch_size=8).pair_epochs(12) == 36
+    assert TeacherFinetune(epochs=3, min_steps=60, batch_size=8).pair_epochs(12) == 12 * 30  # 2 steps an epoch
+    assert TeacherFinetune(epochs=3, min_steps=30, batch_size=8).pair_epochs(25) == 25 * 8  # 4 steps an epoch
+    assert TeacherFinetune(epochs=3, min_steps=30, batch_size=8, grad_accum=2).pair_epochs(25) == 25 * 15
+
+
 def test_adapter_key_follows_teacher_seed_set_task_and_settings():
     base = adapter_key("m", ["a", "b"], {"name": "t"}, TeacherFinetune())
     assert base == adapter_key("m", ["b", "a"], {"name": "t"}, TeacherFinetune())  # order of the seed set is moot
