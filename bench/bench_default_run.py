@@ -25,18 +25,21 @@ def run_once(cache: Path, out: Path, source: Path = ROOT) -> dict:
     """`python -m sgen` of the checkout at `source` (its own sgen package and conf/), as `make run` calls it."""
     env = {**os.environ, "SGEN_CACHE_DIR": str(cache), "WANDB_MODE": "offline", "PYTHONPATH": str(source)}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "sgen", "progress=false", f"hydra.run.dir={out}"], env=env, check=True,
-                   capture_output=True, text=True, cwd=source)
+    proc = subprocess.run([sys.executable, "-m", "sgen", "progress=false", f"hydra.run.dir={out}"], env=env,
+                          capture_output=True, text=True, cwd=source)
+    if proc.returncode != 0:
+        raise RuntimeError(f"python -m sgen in {source} failed:\n{proc.stderr[-3000:]}")
     wall = time.perf_counter() - t0
     metrics = json.loads((out / "metrics.json").read_text())
     return {"wall": wall, **metrics}
 
 
 def cold_and_warm(tmp: Path, label: str, source: Path) -> list[tuple[str, dict]]:
-    cache = tmp / f"cache-{label}"
-    return [(f"{label}: cold cache (GGUF conversion, seed-only training)", run_once(cache, tmp / f"{label}-cold",
+    slug = "".join(c if c.isalnum() else "-" for c in label)  # a Hydra override value: no spaces or brackets
+    cache = tmp / f"cache-{slug}"
+    return [(f"{label}: cold cache (GGUF conversion, seed-only training)", run_once(cache, tmp / f"{slug}-cold",
                                                                                      source)),
-            (f"{label}: warm cache", run_once(cache, tmp / f"{label}-warm", source))]
+            (f"{label}: warm cache", run_once(cache, tmp / f"{slug}-warm", source))]
 
 
 def main() -> None:

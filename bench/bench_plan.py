@@ -24,7 +24,7 @@ from pathlib import Path
 from bench.common import table, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
-STAGES = ["load", "generate", "train_seed_only", "train", "eval"]
+STAGES = ["load", "finetune_teacher", "generate", "train_seed_only", "train", "eval"]
 
 
 def sgen_multirun(overrides: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -102,8 +102,8 @@ def comparison(plan: dict, metrics: dict[int, dict], wall: float, source: str,
     measured = {s: sum(m["seconds"].get(s, 0.0) for m in metrics.values()) for s in STAGES}
     measured["other"] = wall - sum(measured.values())  # start-up, writing the synthetic sets, Hydra, job overhead
     totals = plan["totals"]["seconds"]
-    predicted = {s: totals[s] for s in STAGES}
-    predicted["other"] = totals["startup"] + totals["other"] + totals.get("finetune_teacher", 0.0)
+    predicted = {s: totals.get(s, 0.0) for s in STAGES}
+    predicted["other"] = totals["startup"] + totals["other"]
     stage_rows = [[s, predicted[s], measured[s], error(predicted[s], measured[s])] for s in [*STAGES, "other"]]
     stage_rows.append(["total wall", plan["totals"]["seconds_total"], wall,
                        error(plan["totals"]["seconds_total"], wall)])
@@ -111,7 +111,7 @@ def comparison(plan: dict, metrics: dict[int, dict], wall: float, source: str,
     for job in jobs:
         m = metrics[job["job"]]
         done = sum(m["seconds"].get(s, 0.0) for s in STAGES)
-        planned = sum(job["seconds"][s] for s in STAGES)
+        planned = sum(job["seconds"].get(s, 0.0) for s in STAGES)
         job_rows.append([job["job"], job["overrides"].replace(" progress=False", ""), job["paid"], m["queries_paid"],
                          planned, done, error(planned, done)])
     body = (table(["stage", "predicted s", "measured s", "error"], stage_rows) + "\n\n"
