@@ -58,6 +58,36 @@ def test_ratio_grid_is_the_papers_grid():
     assert min(ratios) == pytest.approx(0.1) and max(ratios) == pytest.approx(100)
 
 
+def test_ratio_grid_cpu_is_the_published_study():
+    # results/ratio_grid_cpu ran this: 2 seed sizes x 4 ratios from 1 to 30 x 3 strategies x 3 seeds.
+    jobs = expand("experiment=ratio_grid_cpu")
+    assert len(jobs) == 2 * 4 * 3 * 3
+    budgets = set()
+    for job in jobs[:: 5] + [jobs[-1]]:
+        cfg = compose_job(job)
+        assert cfg.teacher.backend.model == "HuggingFaceTB/SmolLM2-135M-Instruct" and cfg.student.min_steps == 20
+        budgets.add((cfg.task.seed_size, cfg.budget.queries))
+    ratios = {q / n for n, q in budgets}
+    assert min(ratios) == 1 and max(ratios) == 30
+
+
+def test_finetune_grid_cpu_is_annotation_by_a_tuned_teacher_on_the_same_grid():
+    jobs = expand("experiment=finetune_grid_cpu")
+    assert len(jobs) == 2 * 4 * 3  # the strategy axis collapses to new_answer
+    cfg = compose_job(jobs[-1])
+    assert cfg.strategy._target_.endswith("NewAnswer") and cfg.teacher.finetune.method == "lora"
+    assert cfg.task.seed_size == 25 and cfg.budget.queries == 750
+
+
+def test_ratio_grid_paper_holds_chan_et_al_design():
+    jobs = expand("experiment=ratio_grid_paper")
+    assert len(jobs) == 2 * 5 * 3 * 3
+    cfg = compose_job(jobs[-1] + ["teacher=openai"])
+    assert cfg.task.name == "gsm8k" and cfg.student._target_.endswith("GenerativeStudent")
+    assert cfg.task.seed_size == 1000 and cfg.budget.queries == 100_000
+    assert compose_job(jobs[0]).teacher.backend._target_.endswith("VLLMTeacher")
+
+
 def test_command_line_narrows_an_axis_of_the_experiment():
     jobs = expand("experiment=ratio_grid", "strategy=rephrase,new_answer", "seed=0")
     assert len(jobs) == 2 * 5 * 2
