@@ -13,6 +13,11 @@ CONFIG_DIR = next((p for p in (_PACKAGE.parent / "conf", _PACKAGE / "conf") if (
                   _PACKAGE.parent / "conf")
 
 
+def finetune_off(value) -> bool:
+    """teacher.finetune as written in a config: null, "none", "null", "false" or "" mean no fine-tuning."""
+    return value is None or (isinstance(value, str) and value.lower() in ("none", "null", "false", ""))
+
+
 def queries_for_ratio(ratio: float, seed_size: int) -> int:
     """A budget given on the paper's axis: ratio x seed set size teacher queries (conf/budget/ratio.yaml)."""
     if float(ratio) < 0:

@@ -16,7 +16,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -101,7 +101,7 @@ def backend_batch_size(backend_cfg: DictConfig) -> int | None:
     return int(value) if value else None
 
 
-def training_work(student_cfg: DictConfig, n_train: int) -> tuple[int, int]:
+def training_work(student_cfg: DictConfig | Mapping[str, Any], n_train: int) -> tuple[int, int]:
     """(optimizer steps, examples) the student's training loop goes through: epochs (raised to reach min_steps)
     over n_train rows, as ClassifierStudent and fit_sft size their Lightning runs. A step has a fixed cost (the
     optimizer over every parameter, autocast casts, dropout masks) that dominates small batches, so the plan's
@@ -110,10 +110,6 @@ def training_work(student_cfg: DictConfig, n_train: int) -> tuple[int, int]:
     per_epoch = max(math.ceil(math.ceil(n_train / batch) / int(student_cfg.get("grad_accum", 1) or 1)), 1)
     epochs = max(int(student_cfg.get("epochs", 1)), math.ceil(int(student_cfg.get("min_steps", 0) or 0) / per_epoch))
     return epochs * per_epoch, epochs * n_train
-
-
-def training_examples(student_cfg: DictConfig, n_train: int) -> int:
-    return training_work(student_cfg, n_train)[1]
 
 
 def params_key(params: GenerationParams) -> str:
@@ -232,6 +228,7 @@ def run_record(cfg: DictConfig, exp: Any, metrics: dict[str, Any]) -> dict[str, 
     since = process_age() if first else now - _last_record_at  # type: ignore[operator]
     _last_record_at = now
     student = student_setup(cfg.student, exp.task.name)
+    planned_steps, train_examples = training_work(cfg.student, metrics["n_train"])
     finetune = metrics.get("teacher_finetune") or {}
     record = {
         "kind": "run", "time": now, "host": socket.gethostname(), "run_dir": str(cfg.paths.output_dir), **runtime(),
@@ -242,8 +239,8 @@ def run_record(cfg: DictConfig, exp: Any, metrics: dict[str, Any]) -> dict[str, 
         "outside_stages_seconds": since - sum(seconds.values()), "first_in_process": first,
         "queries_used": metrics["queries_used"], "queries_paid": metrics["queries_paid"],
         "rows": metrics["n_synthetic_generated"], "n_train": metrics["n_train"], "n_seed": metrics["n_seed"],
-        "n_test": len(exp.data.test), "train_examples": training_examples(cfg.student, metrics["n_train"]),
-        "train_steps": metrics.get("train_steps") or training_work(cfg.student, metrics["n_train"])[0],
+        "n_test": len(exp.data.test), "train_examples": train_examples,
+        "train_steps": metrics.get("train_steps") or planned_steps,
         "finetune": ({"pairs": finetune["n_pairs"], "epochs": finetune["settings"].get("epochs", 1),
                       "pair_epochs": _finetune_pair_epochs(finetune),
                       "seconds": seconds.get("finetune_teacher", 0.0)} if finetune.get("trained") else None),

@@ -182,6 +182,8 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
     state.seed_only_done.add(seed_path)
     student_sid = setup_id(student := student_setup(cfg.student, task.name))
     state.setups[student_sid] = student
+    train_steps, train_examples = training_work(cfg.student, n_train)
+    seed_only_steps, seed_only_examples = training_work(cfg.student, len(data.seed))
     return JobQueries(
         budget=budget, used=summary["queries_used"], paid=summary["queries_paid"], cached=cached,
         reused=summary["queries_cached"] - cached, by_role=summary["queries_by_role"],
@@ -190,9 +192,8 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
         paid_completion_tokens=sum(c.completion_tokens for c in calls),
         cost_usd=run_cost(summary, {"teacher": teacher, "verifier": teacher, "augmenter": augmenter})["cost_usd"],
         cost_usd_paid=paid_cost, rows=len(rows), n_seed=len(data.seed), n_train=n_train, n_test=len(data.test),
-        train_steps=training_work(cfg.student, n_train)[0], train_examples=training_work(cfg.student, n_train)[1],
-        seed_only_steps=training_work(cfg.student, len(data.seed))[0],
-        seed_only_examples=training_work(cfg.student, len(data.seed))[1],
+        train_steps=train_steps, train_examples=train_examples,
+        seed_only_steps=seed_only_steps, seed_only_examples=seed_only_examples,
         calls=calls, task=task.name, teacher_setups=sorted({teacher_sid, augmenter_sid}), student_setup=student_sid,
         seed_only_cached=seed_only_cached, conversions=_conversions(cfg, budget, state),
         finetune_pairs=finetune_pairs,

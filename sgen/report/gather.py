@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sgen.config import finetune_off
 from sgen.outputs import flatten_metrics
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def method_name(strategy: str | None, verifier: str | None, teacher_finetune: st
 
 def _finetune_method(value: Any) -> str | None:
     """teacher.finetune as configured (null, 'none', 'lora' or a settings block) -> its method, or None."""
-    if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "false", "")):
+    if finetune_off(value):
         return None
     return value if isinstance(value, str) else str((value or {}).get("method", "lora"))
 
@@ -176,13 +177,11 @@ def load_sweeps(sweep_dirs: Sequence[str | Path]) -> pd.DataFrame:
     """Several sweeps as one table (e.g. a study and its follow-up grid); with more than one, each job is named
     `<sweep folder>/<job>`. A runs.csv / runs.parquet stands for the sweep it was gathered from."""
     dirs = [Path(d) for d in sweep_dirs]
-    if len(dirs) == 1:
-        return load_runs_table(dirs[0]) if dirs[0].is_file() else load_sweep(dirs[0])
-    tables = []
-    for d in dirs:
-        df = load_runs_table(d) if d.is_file() else load_sweep(d)
+    tables = [load_runs_table(d) if d.is_file() else load_sweep(d) for d in dirs]
+    if len(tables) == 1:
+        return tables[0]
+    for d, df in zip(dirs, tables):
         df["job"] = (d.parent.name if d.is_file() else d.name) + "/" + df["job"].astype(str)
-        tables.append(df)
     return pd.concat(tables, ignore_index=True)
 
 

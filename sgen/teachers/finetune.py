@@ -8,7 +8,6 @@ sampling seeds differ from the base teacher's.
 from __future__ import annotations
 
 import hashlib
-import math
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sgen.assets import cache_root
+from sgen.config import finetune_off
 from sgen.records import Example
 from sgen.students.sft import LoRASettings, TrainSettings, apply_finetune, causal_features, fit_sft
 
@@ -52,7 +52,7 @@ class TeacherFinetune:
     @classmethod
     def from_config(cls, value: Any) -> TeacherFinetune | None:
         """None / "none" / "null" -> no fine-tuning; "lora" -> defaults; a mapping -> those settings."""
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "false", "")):
+        if finetune_off(value):
             return None
         raw = {"method": value} if isinstance(value, str) else dict(value)
         valid = set(cls.__dataclass_fields__)
@@ -68,8 +68,9 @@ class TeacherFinetune:
 
     def pair_epochs(self, n_pairs: int) -> int:
         """Examples the fine-tuning passes over: whole epochs, as many as min_steps needs (fit_sft's rule)."""
-        steps_per_epoch = max(math.ceil(math.ceil(n_pairs / self.batch_size) / self.grad_accum), 1)
-        return n_pairs * max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
+        from sgen.throughput import training_work
+
+        return training_work(asdict(self), n_pairs)[1]
 
     @property
     def lora(self) -> LoRASettings:

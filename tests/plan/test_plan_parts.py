@@ -12,7 +12,7 @@ from sgen.plan.simulated import placeholder_for
 from sgen.records import Completion
 from sgen.tasks.gsm8k_prompts import MathPrompts
 from sgen.tasks.prompts import ClassificationPrompts
-from sgen.throughput import call_features, training_examples, training_work
+from sgen.throughput import call_features, training_work
 
 
 def test_nnls_recovers_non_negative_weights_and_one_size_is_a_ratio():
@@ -34,10 +34,10 @@ def test_call_features_follow_the_batches_the_backend_makes():
 
 def test_training_examples_follow_epochs_and_min_steps():
     minilm = OmegaConf.create({"batch_size": 32, "epochs": 3, "min_steps": 60})
-    assert training_examples(minilm, 75) == 20 * 75  # 3 batches an epoch: 20 epochs reach 60 steps
-    assert training_examples(minilm, 3200) == 3 * 3200
+    assert training_work(minilm, 75)[1] == 20 * 75  # 3 batches an epoch: 20 epochs reach 60 steps
+    assert training_work(minilm, 3200)[1] == 3 * 3200
     sft = OmegaConf.create({"batch_size": 8, "epochs": 3, "min_steps": 20, "grad_accum": 2})
-    assert training_examples(sft, 32) == 10 * 32  # 4 micro-batches = 2 steps an epoch: 10 epochs
+    assert training_work(sft, 32)[1] == 10 * 32  # 4 micro-batches = 2 steps an epoch: 10 epochs
     # Optimizer steps too: a small set still takes min_steps steps, a large one 3 epochs of them.
     assert training_work(minilm, 75) == (60, 20 * 75) and training_work(minilm, 3200) == (300, 3 * 3200)
     assert training_work(minilm, 12) == (60, 60 * 12) and training_work(sft, 32) == (20, 10 * 32)
