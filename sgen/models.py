@@ -5,7 +5,7 @@ saved once under the sgen cache and later loads take the fast safetensors path.
 """
 from __future__ import annotations
 
-import hashlib
+import functools
 import logging
 import os
 import shutil
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sgen.assets import bundled_file, cache_root
+from sgen.cache_keys import file_digest
 from sgen.throughput import record_conversion
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,16 @@ def materialize(source: ModelSource) -> str:
 def converted_path(source: ModelSource) -> Path:
     """Where materialize keeps (or will keep) the converted weights of a GGUF source."""
     gguf = Path(source.path) / str(source.gguf_file)
+    # The file's content, not its path and time stamp: a file replaced in place converts again, a copy elsewhere
+    # reuses the conversion.
     stat = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    return cache_root() / "converted" / f"{gguf.stem}-{key}"
+    return cache_root() / "converted" / f"{gguf.stem}-{_content_key(gguf.resolve(), stat.st_size, stat.st_mtime_ns)}"
+
+
+@functools.lru_cache(maxsize=16)
+def _content_key(path: Path, size: int, mtime_ns: int) -> str:
+    """Hashed once per process and file version (a sweep plan asks for every job)."""
+    return file_digest(path)[:16]
 
 
 def _convert_gguf(source: ModelSource, target: Path) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import logging
 import resource
@@ -20,6 +19,7 @@ from sgen.assets import cache_root
 from sgen.budget import MeteredTeacher, QueryLedger, open_query_cache
 from sgen.budget.journal import QueryJournal
 from sgen.budget.metered import GenerationProgress
+from sgen.cache_keys import RESULT_NEUTRAL_KEYS, cache_key, examples_digest, result_config
 from sgen.config import quiet_third_party_logs
 from sgen.outputs import write_metrics, write_synthetic
 from sgen.records import GenerationParams, SyntheticRow, TaskData
@@ -85,7 +85,10 @@ class Experiment:
 def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
     timer = StageTimer()
     (output_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    exp = build(cfg, timer)
+    if not shares_results(cfg):
+        log.info("cache.enabled=false: no query cache; seed-only scores and teacher adapters are kept in %s; "
+                 "converted GGUF weights stay cached", output_dir)
+    exp = build(cfg, timer, output_dir)
     with timer.stage("generate"):
         rows, ledger = generate(cfg, exp, output_dir)
     with timer.stage("write"):
@@ -94,7 +97,7 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
     if len(train) == len(exp.data.seed):
         log.warning("no usable synthetic rows (%d generated): training the student on the seed set only", len(rows))
     with timer.stage("train_seed_only"):
-        seed_only = seed_only_scores(cfg, exp.task, exp.student, exp.data)
+        seed_only = seed_only_scores(cfg, exp.task, exp.student, exp.data, output_dir)
     with timer.stage("train"):
         scores = exp.student.train_and_evaluate(train, exp.data.test, exp.data.labels, int(cfg.seed),
                                                 loggers=tracker.lightning_loggers(), task=exp.task)
@@ -114,7 +117,7 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
     return metrics
 
 
-def build(cfg: DictConfig, timer: StageTimer) -> Experiment:
+def build(cfg: DictConfig, timer: StageTimer, output_dir: Path | None = None) -> Experiment:
     """Instantiate and validate everything, then load the models: bad input fails before any query is spent."""
     with timer.stage("load"):
         exp = prepare(cfg)
@@ -131,7 +134,8 @@ def build(cfg: DictConfig, timer: StageTimer) -> Experiment:
     # Kaddour & Liu: the teacher first learns the seed set (LoRA); the adapter is cached per seed set and teacher.
     if teacher_finetune is not None and budget > 0:
         with timer.stage("finetune_teacher"):
-            exp.finetuned = finetune_teacher(exp.teacher, task, exp.data.seed, teacher_finetune)
+            exp.finetuned = finetune_teacher(exp.teacher, task, exp.data.seed, teacher_finetune,
+                                             results_dir(cfg, output_dir) / "teacher_adapters")
     return exp
 
 
@@ -211,10 +215,6 @@ def collect_metrics(cfg: DictConfig, exp: Experiment, rows: list[SyntheticRow], 
     }
 
 
-# Config keys that do not change a run's results: a rerun that differs only in these is the same run.
-RESULT_NEUTRAL_KEYS = ("paths", "progress", "cache")
-
-
 def finished_metrics(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
     """The saved metrics when output_dir already holds a successful run of this same config, else None."""
     from sgen.job import STATUS_FILE
@@ -244,9 +244,9 @@ def finished_metrics(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None
     return result
 
 
-def seed_only_scores(cfg: DictConfig, task, student, data: TaskData) -> dict[str, float]:
+def seed_only_scores(cfg: DictConfig, task, student, data: TaskData, output_dir: Path | None = None) -> dict[str, float]:
     """The student trained on the seed set alone: identical for every strategy and budget, so computed once."""
-    path = seed_only_path(cfg, task, student, data)
+    path = seed_only_path(cfg, task, student, data, output_dir)
     if path.exists():
         log.info("seed-only score from cache %s", path)
         return json.loads(path.read_text())
@@ -259,8 +259,28 @@ def seed_only_scores(cfg: DictConfig, task, student, data: TaskData) -> dict[str
     return result
 
 
-def seed_only_path(cfg: DictConfig, task, student, data: TaskData) -> Path:
-    """Where the seed-only scores of this task, seed set and student are cached."""
-    key = json.dumps({"task": task.fingerprint(), "seed": int(cfg.seed), "student": student.fingerprint(),
-                      "seed_ids": sorted(e.id for e in data.seed)}, sort_keys=True, default=str)
-    return cache_root() / "seed_only" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+def shares_results(cfg: DictConfig) -> bool:
+    """Whether runs share their seed-only scores and teacher adapters through the sgen cache (cache.enabled)."""
+    cache = cfg.get("cache")
+    return cache is None or bool(cache.get("enabled", True))
+
+
+def results_dir(cfg: DictConfig, output_dir: Path | None) -> Path:
+    """Where seed-only scores and teacher adapters are kept: the sgen cache, shared by every run on the machine, or
+    with cache.enabled=false the run's own folder (reused only when that run resumes). Converted GGUF weights stay
+    in the sgen cache either way: a format change keyed on the file's content cannot go stale."""
+    if shares_results(cfg):
+        return cache_root()
+    if output_dir is None:
+        raise ValueError("cache.enabled=false keeps results in the run's folder, but none was given")
+    return output_dir
+
+
+def seed_only_path(cfg: DictConfig, task, student, data: TaskData, output_dir: Path | None = None) -> Path:
+    """Where the seed-only scores of this task, seed set and student are cached: shared by every run, or kept in
+    the run's own folder when cache.enabled=false."""
+    key = cache_key({"task": result_config(cfg.task), "student": result_config(cfg.student),
+                     "resolved_student": student.fingerprint(), "seed": int(cfg.seed),
+                     "seed_set": examples_digest(data.seed), "test_set": examples_digest(data.test),
+                     "labels": list(data.labels)})
+    return results_dir(cfg, output_dir) / "seed_only" / f"{key}.json"

@@ -18,14 +18,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from sgen.assets import cache_root
 from sgen.budget import QueryLedger
+from sgen.devices import resolve_device
 from sgen.models import ModelSource, converted_path
 from sgen.plan.cache_view import PlannedCache, StoredAnswers
 from sgen.plan.rates import RateBook
 from sgen.plan.simulated import FirstPrompts, PlannedCall, PromptTokens, SimulatedTeacher, placeholder_for
 from sgen.records import TaskData
-from sgen.run import generation_context, prepare, seed_only_path
+from sgen.run import generation_context, prepare, seed_only_path, shares_results
 from sgen.synthetic_stats import synthetic_examples
-from sgen.teachers.finetune import adapter_key
+from sgen.teachers.finetune import adapter_key, device_accelerator
 from sgen.teachers.hf import HFTeacher
 from sgen.teachers.pricing import backend_cost, run_cost
 from sgen.throughput import (backend_batch_size, backend_setup, params_key, setup_id, student_setup,
@@ -146,10 +147,12 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
                                 else (teacher, teacher_sid))
     model_id, finetune_pairs = teacher.model_id, 0
     if exp.teacher_finetune is not None and budget > 0:
-        key = adapter_key(model_id, [e.id for e in data.seed], task.fingerprint(), exp.teacher_finetune)
+        key = adapter_key(model_id, task.sft_pairs(data.seed), exp.teacher_finetune,
+                          device_accelerator(resolve_device(cfg.teacher.backend.get("device", "auto")).type))
         model_id = f"{model_id}+lora-{key}"  # what HFTeacher.attach_adapter names the tuned teacher
         adapter = cache_root() / "teacher_adapters" / key / "adapter_config.json"
-        if not adapter.exists() and key not in state.adapters:  # this job trains the adapter (task.sft_pairs)
+        # This job trains the adapter (task.sft_pairs) unless one is cached or an earlier job of the plan trains it.
+        if not (shares_results(cfg) and (adapter.exists() or key in state.adapters)):
             finetune_pairs = exp.teacher_finetune.pair_epochs(len(data.seed))
             state.adapters.add(key)
 
@@ -177,9 +180,11 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
     backends = {teacher_sid: teacher, augmenter_sid: augmenter}
     paid_cost = sum(backend_cost(backends[c.setup], c.prompt_tokens, c.completion_tokens) for c in calls)
     n_train = len(data.seed) + len(synthetic_examples(rows, data))
-    seed_path = seed_only_path(cfg, task, exp.student, data)
-    seed_only_cached = seed_path.exists() or seed_path in state.seed_only_done
-    state.seed_only_done.add(seed_path)
+    seed_only_cached = False  # with cache.enabled=false every run trains its own
+    if shares_results(cfg):
+        seed_path = seed_only_path(cfg, task, exp.student, data)
+        seed_only_cached = seed_path.exists() or seed_path in state.seed_only_done
+        state.seed_only_done.add(seed_path)
     student_sid = setup_id(student := student_setup(cfg.student, task.name))
     state.setups[student_sid] = student
     train_steps, train_examples = training_work(cfg.student, n_train)

@@ -24,7 +24,3 @@ class Task(ABC):
     def sft_pairs(self, examples: Sequence[Example]) -> list[tuple[Messages, str]]:
         """(chat prompt, target completion) pairs for supervised fine-tuning: of a generative student, or of the
         teacher on the seed set (Kaddour & Liu). The prompt is what the model sees at inference time."""
-
-    def fingerprint(self) -> dict:
-        """What identifies the data a run sees (for caches keyed on the seed set)."""
-        return {"name": self.name, "seed_size": self.seed_size}

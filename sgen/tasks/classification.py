@@ -57,11 +57,6 @@ class ClassificationTask(Task):
             raise RuntimeError(f"task {self.name!r}: call load() before asking for prompts")
         return self.prompts
 
-    def fingerprint(self) -> dict:
-        return {"name": self.name, "seed_size": self.seed_size, "unlabeled_size": self.unlabeled_size,
-                "test_size": self.test_size, "test_min_confidence": self.test_min_confidence,
-                "test_seed": self.test_seed}
-
     def load(self, seed: int) -> TaskData:
         train_rows, test_rows = self.source.load()
         train = _examples(train_rows, "train")

@@ -73,10 +73,6 @@ class GSM8KTask(Task):
         """Zero-shot prompts (the instruction fixes the format) and solutions without calculator markup."""
         return [(self.prompts.answer(e.text), self.prompts.target(e.label or "")) for e in examples]
 
-    def fingerprint(self) -> dict:
-        return {"name": self.name, "seed_size": self.seed_size, "unlabeled_size": self.unlabeled_size,
-                "test_size": self.test_size, "source": self.data_dir or f"{self.bundled_package}|{self.hub_dataset}"}
-
     # -- data --------------------------------------------------------------------------------------------------
     def load(self, seed: int) -> TaskData:
         train, test = (_examples(records, split) for split, records in zip(SPLITS, self._records(), strict=True))

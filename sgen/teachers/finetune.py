@@ -1,14 +1,12 @@
 """Fine-tune the teacher on the seed set before it generates (Kaddour & Liu 2024), with LoRA through PEFT.
 
-The adapter is keyed on what determines it: the teacher's weights, the seed set, the task and the fine-tuning
-settings. It is saved once under <sgen cache>/teacher_adapters/<key> and every later run with the same seed set and
+The adapter is keyed on what determines it: the teacher's weights, the content of the seed pairs it learns (seed
+data and prompt wording) and the fine-tuning settings. It is saved once under <sgen cache>/teacher_adapters/<key> and every later run with the same seed set and
 teacher loads it instead of training. The teacher's model_id then names the adapter, so query-cache keys and
 sampling seeds differ from the base teacher's.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import shutil
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sgen.assets import cache_root
+from sgen.cache_keys import cache_key, content_digest
 from sgen.config import finetune_off
 from sgen.records import Example
 from sgen.students.sft import LoRASettings, TrainSettings, apply_finetune, causal_features, fit_sft
@@ -98,23 +97,26 @@ class FinetuneReport:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-def adapter_key(teacher_id: str, seed_ids: Sequence[str], task_fingerprint: dict, settings: TeacherFinetune,
+def adapter_key(teacher_id: str, pairs: Sequence[Any], settings: TeacherFinetune,
                 accelerator: str = "auto") -> str:
+    """The adapter's cache key: the teacher, the content of the (prompt, target) pairs it learns (prompt wording and
+    seed data both; their order is moot) and the fine-tuning settings."""
     # The resolved precision, not 'auto': an adapter trained in fp32 is not the one a bf16 machine would train.
     finetune = {**asdict(settings), "precision": settings.train_settings(accelerator).resolved_precision}
-    blob = json.dumps({"teacher": teacher_id, "seed_ids": sorted(seed_ids), "task": task_fingerprint,
-                       "finetune": finetune}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return cache_key({"teacher": teacher_id, "pairs": content_digest(pairs, ordered=False), "finetune": finetune},
+                     length=16)
 
 
-def finetune_teacher(teacher, task, seed_set: Sequence[Example], settings: TeacherFinetune) -> FinetuneReport:
-    """Train (or reuse) the teacher's adapter on task.sft_pairs(seed_set), then attach it to `teacher`."""
+def finetune_teacher(teacher, task, seed_set: Sequence[Example], settings: TeacherFinetune,
+                     adapters_dir: Path | None = None) -> FinetuneReport:
+    """Train (or reuse) the teacher's adapter on task.sft_pairs(seed_set), then attach it to `teacher`.
+    Adapters live under `adapters_dir` (default: the sgen cache, shared by every run)."""
     if not hasattr(teacher, "attach_adapter"):
         raise ValueError(f"teacher.finetune needs a local transformers teacher (HFTeacher); got "
                          f"{type(teacher).__name__}, which has no weights to fine-tune")
-    key = adapter_key(teacher.model_id, [e.id for e in seed_set], task.fingerprint(), settings, _accelerator(teacher))
-    target = cache_root() / "teacher_adapters" / key
     pairs = task.sft_pairs(seed_set)
+    key = adapter_key(teacher.model_id, pairs, settings, _accelerator(teacher))
+    target = (adapters_dir or cache_root() / "teacher_adapters") / key
     t0 = time.perf_counter()
     report = FinetuneReport(settings.method, key, str(target), trained=False, n_pairs=len(pairs), seconds=0.0,
                             settings=asdict(settings))
@@ -146,7 +148,12 @@ def _train_adapter(teacher, pairs, settings: TeacherFinetune, target: Path):
 
 def _accelerator(teacher) -> str:
     """Train where the teacher already sits."""
-    return "gpu" if teacher.device.type == "cuda" else teacher.device.type
+    return device_accelerator(teacher.device.type)
+
+
+def device_accelerator(device_type: str) -> str:
+    """Lightning's name for a torch device type."""
+    return "gpu" if device_type == "cuda" else device_type
 
 
 def _save_atomically(peft_model, target: Path) -> None:

@@ -107,7 +107,7 @@ def test_generative_and_teacher_adapter_keys_follow_the_resolved_precision(fake_
                                  progress=False).fingerprint()
 
     def key() -> str:
-        return adapter_key("m", ["a"], {"name": "t"}, TeacherFinetune(), "cpu")
+        return adapter_key("m", [("a", "x")], TeacherFinetune(), "cpu")
 
     fake_cpu({"avx2"})
     fp32_student, fp32_key = generative("auto"), key()

@@ -35,13 +35,16 @@ def test_pair_epochs_count_the_epochs_min_steps_adds():
     assert TeacherFinetune(epochs=3, min_steps=30, batch_size=8, grad_accum=2).pair_epochs(25) == 25 * 15
 
 
-def test_adapter_key_follows_teacher_seed_set_task_and_settings():
-    base = adapter_key("m", ["a", "b"], {"name": "t"}, TeacherFinetune())
-    assert base == adapter_key("m", ["b", "a"], {"name": "t"}, TeacherFinetune())  # order of the seed set is moot
-    others = [adapter_key("m2", ["a", "b"], {"name": "t"}, TeacherFinetune()),
-              adapter_key("m", ["a", "c"], {"name": "t"}, TeacherFinetune()),
-              adapter_key("m", ["a", "b"], {"name": "u"}, TeacherFinetune()),
-              adapter_key("m", ["a", "b"], {"name": "t"}, TeacherFinetune(r=4))]
+def test_adapter_key_follows_teacher_seed_pairs_prompt_wording_and_settings():
+    def pairs(prompt: str, texts: str) -> list:
+        return [(prompt.format(t), label) for t, label in zip(texts, "xy", strict=True)]
+
+    base = adapter_key("m", pairs("label: {}", "ab"), TeacherFinetune())
+    assert base == adapter_key("m", pairs("label: {}", "ab")[::-1], TeacherFinetune())  # order of the seed set is moot
+    others = [adapter_key("m2", pairs("label: {}", "ab"), TeacherFinetune()),
+              adapter_key("m", pairs("label: {}", "ac"), TeacherFinetune()),  # other text, same label positions
+              adapter_key("m", pairs("classify: {}", "ab"), TeacherFinetune()),  # other prompt wording
+              adapter_key("m", pairs("label: {}", "ab"), TeacherFinetune(r=4))]
     assert len({base, *others}) == 5
 
 
