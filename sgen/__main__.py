@@ -6,7 +6,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from sgen.config import CONFIG_DIR, numeric_budget_overrides, prepare_environment
+from sgen.config import CONFIG_DIR, BudgetSpellingError, numeric_budget_overrides, prepare_environment
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
@@ -18,7 +18,10 @@ def main(cfg: DictConfig) -> float | list[float]:
 
 def entry() -> None:
     prepare_environment()
-    sys.argv[1:] = numeric_budget_overrides(sys.argv[1:])
+    try:
+        sys.argv[1:] = numeric_budget_overrides(sys.argv[1:])
+    except BudgetSpellingError as exc:
+        sys.exit(f"sgen: error: {exc}")
     main()
 
 

@@ -32,13 +32,50 @@ def register_resolvers() -> None:
 register_resolvers()  # at import: every process that composes or resolves sgen's config has imported this module
 
 # `budget=300` reads like a budget of 300 queries, but Hydra parses the number as an int and refuses it as a group
-# option; sgen takes it as budget.queries (sweeps too: budget=100,1000).
-_NUMERIC_BUDGET = re.compile(r"^budget=(\d+(?:,\d+)*)$")
+# option; sgen takes any count a user would write (300, 300q, 2.5k, 1M; sweeps too: budget=100,2.5k) as
+# budget.queries. Values that are all budget options (budget=1k, budget=ratio) stay group choices.
+_BUDGET_ARG = re.compile(r"^budget=(?P<values>[^=()\[\]]+)$")
+_COUNT = re.compile(r"^(?P<number>\d+(?:\.\d+)?)(?P<unit>[kKmM]?)[qQ]?$")
+_UNITS = {"": 1, "k": 1_000, "m": 1_000_000}
+
+
+class BudgetSpellingError(ValueError):
+    """A budget on the command line that is neither a budget option nor a whole number of queries."""
+
+
+def budget_options() -> set[str]:
+    return {p.stem for p in (CONFIG_DIR / "budget").glob("*.yaml")}
+
+
+def query_count(value: str) -> int | None:
+    """A query count as a user spells it (300, 300q, 2.5k, 1M); None when `value` is not a count."""
+    match = _COUNT.match(value.strip())
+    if match is None:
+        return None
+    count = float(match["number"]) * _UNITS[match["unit"].lower()]
+    if not count.is_integer():
+        raise BudgetSpellingError(f"budget={value} is not a whole number of queries; write a whole count such as "
+                                  f"budget={int(count)} or budget.queries={int(count)}")
+    return int(count)
 
 
 def numeric_budget_overrides(argv: list[str]) -> list[str]:
-    """Command-line overrides with `budget=<number>[,<number>...]` spelled as budget.queries=..."""
-    return [_NUMERIC_BUDGET.sub(r"budget.queries=\1", arg) for arg in argv]
+    """Command-line overrides with `budget=<count>[,<count>...]` spelled as budget.queries=..."""
+    return [_budget_override(arg) for arg in argv]
+
+
+def _budget_override(arg: str) -> str:
+    match = _BUDGET_ARG.match(arg)
+    if match is None:
+        return arg
+    values = [v.strip() for v in match["values"].split(",")]
+    options = budget_options()
+    if all(v in options for v in values):
+        return arg
+    counts = [query_count(v) for v in values]
+    if any(c is None for c in counts):
+        return arg  # Hydra names the unknown option and lists the valid ones
+    return "budget.queries=" + ",".join(str(c) for c in counts)
 
 
 def prepare_environment() -> None:

@@ -83,3 +83,28 @@ def test_launcher_configs_compose(launcher):
         cfg = compose("config", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
     assert "submitit" in cfg.hydra.launcher._target_.lower()
     GlobalHydra.instance().clear()
+
+
+def _compose(*overrides: str):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            return compose("config", overrides=list(overrides))
+    finally:
+        GlobalHydra.instance().clear()
+
+
+@pytest.mark.parametrize("overrides, student", [
+    (["task=gsm8k"], "sgen.students.generative.GenerativeStudent"),  # a generation task brings a student that generates
+    ([], "sgen.students.trainer.ClassifierStudent"),
+    (["task=banking77"], "sgen.students.trainer.ClassifierStudent"),
+    (["task=gsm8k", "student=seq2seq"], "sgen.students.seq2seq.Seq2SeqStudent"),  # an explicit student wins
+    (["student=seq2seq", "task=gsm8k"], "sgen.students.seq2seq.Seq2SeqStudent"),
+    (["task=gsm8k", "student=tiny"], "sgen.students.trainer.ClassifierStudent"),
+    (["experiment=ratio_grid_tiny", "task=gsm8k"], "sgen.students.trainer.ClassifierStudent"),
+])
+def test_a_task_brings_its_default_student_and_an_explicit_one_wins(overrides, student):
+    assert _compose(*overrides).student._target_ == student
