@@ -27,9 +27,10 @@ run: install
 test: install
 	OMP_NUM_THREADS=1 $(PY) -m pytest $(ARGS)
 
-# The everyday run: tiny in-process models only.
+# The everyday run: tiny in-process models only, one test process per core; a module stays on one process, so
+# its module-scoped fixtures (a tiny sweep, a run) are built once.
 test-fast: install
-	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow" $(ARGS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow" -n auto --dist loadscope $(ARGS)
 
 bench: install
 	$(PY) -m bench.run_all

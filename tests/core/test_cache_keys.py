@@ -34,21 +34,22 @@ def custom_cfg(tiny_cfg, tmp_path):
 
     def make(texts, *overrides):
         _write(data, [texts(i, label) for i, label in enumerate(LABELS)])
-        # Enough steps for the tiny student to fit separable data; no teacher (budget 0).
+        # No teacher (budget 0).
         return tiny_cfg("task=custom", f"task.source.train_file={data}", "task.seed_size=60", "task.test_size=40",
-                        "budget.queries=0", "student.epochs=40", *overrides)
+                        "budget.queries=0", *overrides)
 
     return make
 
 
 def test_a_file_rewritten_with_other_texts_at_the_same_label_positions_gets_its_own_seed_only_score(custom_cfg,
                                                                                                        caplog):
-    cfg = custom_cfg(_separable)
+    learns = "student.epochs=40"  # enough steps for the tiny student to fit separable data
+    cfg = custom_cfg(_separable, learns)
     exp = prepare(cfg)
     first_path = seed_only_path(cfg, exp.task, exp.student, exp.data)
     first = seed_only_scores(cfg, exp.task, exp.student, exp.data)
 
-    cfg = custom_cfg(_label_free)  # same path, same row count, same labels in the same order
+    cfg = custom_cfg(_label_free, learns)  # same path, same row count, same labels in the same order
     exp = prepare(cfg)
     assert seed_only_path(cfg, exp.task, exp.student, exp.data) != first_path
     with caplog.at_level(logging.INFO, logger="sgen.run"):

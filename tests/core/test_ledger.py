@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from sgen.budget import BudgetExceeded, MeteredTeacher, QueryLedger
 from sgen.records import GenerationParams, QueryRecord
-from sgen.strategies import GenerationContext, Mix, NewAnswer, NewQuestion, Rephrase
+from sgen.strategies import Mix, NewAnswer, NewQuestion, Rephrase
 from sgen.strategies.mix import split_budget
 from sgen.verifiers import MajorityVerifier, NoVerifier
 from tests.core.helpers import make_context

@@ -5,7 +5,7 @@ from tests.conftest import TINY, run_sgen
 
 
 def test_unknown_option_lists_valid_ones(tmp_path):
-    proc = run_sgen(*TINY, "strategy=new_questions", f"hydra.run.dir={tmp_path}", check=False)
+    proc = run_sgen(*TINY, "strategy=new_questions", f"hydra.run.dir={tmp_path}", check=False, subprocess_cli=True)
     assert proc.returncode != 0
     err = proc.stderr
     assert "new_questions" in err and "new_answer" in err and "rephrase" in err and "new_question" in err

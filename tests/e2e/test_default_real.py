@@ -14,7 +14,7 @@ def test_default_run_beats_majority_baseline(tmp_path):
     out = tmp_path / "run"
     cache = tmp_path / "cache"
     run_sgen("progress=false", "budget.queries=64", f"hydra.run.dir={out}", env={"SGEN_CACHE_DIR": str(cache)},
-             timeout=1800)
+             timeout=1800, subprocess_cli=True)  # what `make run` does
     m = read_metrics(out)
     assert m["teacher"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert m["queries_used"] <= 64 and m["queries_used"] >= 63

@@ -14,8 +14,9 @@ VOLATILE = {"seconds", "peak_memory_mb"}
 @pytest.fixture(scope="module")
 def mix_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("mix") / "run"
+    # One true command line end to end (its own process); the other runs here take the same entry point in-process.
     run_sgen(*TINY, "strategy=mix", "verifier=majority", "budget.queries=120", "task.seed_size=30",
-             f"hydra.run.dir={out}")
+             f"hydra.run.dir={out}", subprocess_cli=True)
     return out
 
 

@@ -15,7 +15,7 @@ from sgen.budget.cache import QueryCache
 from tests.conftest import REPO, TINY, read_jsonl, read_metrics
 
 # A real cluster and real jobs take a minute or more: slow as well, so `make test-fast` leaves them out.
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one cluster, one worker
 
 # query_batch_size=16: the cache commits every 16 answers, so an interruption lands between many committed chunks.
 # 1k rewrites take the tiny teacher several seconds; the USR2 interruption lands after INTERRUPT_AFTER of them.

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import TINY, read_metrics, run_sgen
 
 # A real cluster and real jobs take a minute or more: slow as well, so `make test-fast` leaves them out.
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one cluster, one worker
 
 STRATEGIES = ("new_answer", "rephrase")
 SEEDS = (0, 1)
@@ -32,7 +32,7 @@ def slurm_sweep(slurm_cluster, tmp_path_factory) -> Path:
     run_sgen("-m", "hydra/launcher=slurm_local", *TINY, "budget=100q", f"strategy={','.join(STRATEGIES)}",
              f"seed={','.join(map(str, SEEDS))}", f"hydra.sweep.dir={sweep}",
              env={**slurm_cluster.env, "SGEN_CACHE_DIR": str(cache_dir), "OMP_NUM_THREADS": "1",
-                  "WANDB_MODE": "offline"}, timeout=600)
+                  "WANDB_MODE": "offline"}, timeout=600, subprocess_cli=True)
     return sweep
 
 
@@ -60,7 +60,7 @@ def test_the_jobs_ran_as_one_slurm_array(slurm_sweep, slurm_cluster):
         assert f"JobEnvironment(job_id={name}, hostname=" in log_out
     # The batch script runs this very interpreter (the venv's), which submitit takes from sys.executable.
     script = next((slurm_sweep / ".submitit").glob(f"{array_id}/*_submission.sh")).read_text()
-    assert f"#SBATCH --array=0-3%2" in script and f"{sys.executable} -u -m submitit.core._submit" in script
+    assert "#SBATCH --array=0-3%2" in script and f"{sys.executable} -u -m submitit.core._submit" in script
 
     # SLURM's own records: four completed array tasks on node localhost.
     slurm_cluster.wait_until_gone(array_id)

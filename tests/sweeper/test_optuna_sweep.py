@@ -12,7 +12,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from tests.conftest import REPO, TINY, read_metrics, run_sgen
+from tests.conftest import TINY, read_metrics, run_sgen
 
 WEIGHTS = ["strategy.weights.new_answer", "strategy.weights.rephrase", "strategy.weights.new_question"]
 SMALL = [*TINY, "budget=100q"]
