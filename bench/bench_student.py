@@ -71,18 +71,18 @@ def one(precision: str, grouped: bool, args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     train, test, labels = _data(args.train, args.test)
     clock = StepClock()
-    scores = _student(precision, grouped, args.epochs).train_and_evaluate(train, test, labels, seed=0,
+    result = _student(precision, grouped, args.epochs).train_and_evaluate(train, test, labels, seed=0,
                                                                           callbacks=[clock])
     timed = clock.steps[args.warmup_steps:]
     if not timed:
         raise SystemExit(f"no timed steps: {len(clock.steps)} steps, {args.warmup_steps} warm-up; raise --train")
     examples = sum(s["examples"] for s in timed)
-    return {"precision": scores["student_precision"], "grouped": grouped, "steps": len(clock.steps),
+    return {"precision": result.precision, "grouped": grouped, "steps": len(clock.steps),
             "timed_steps": len(timed), "ex_per_s": examples / sum(s["wall"] for s in timed),
             "ex_per_cpu_s": examples / sum(s["cpu"] for s in timed),
             "padding": 1 - sum(s["real_tokens"] for s in clock.steps) / sum(s["padded_tokens"] for s in clock.steps),
-            "eval_ex_per_s": len(test) / scores["seconds_eval"], "seconds_train": scores["seconds_train"],
-            "accuracy": scores["accuracy"], "peak_rss_mb": peak_rss_mb()}
+            "eval_ex_per_s": len(test) / result.seconds_eval, "seconds_train": result.seconds_train,
+            "accuracy": result.scores["accuracy"], "peak_rss_mb": peak_rss_mb()}
 
 
 def _speedups(results: list[dict]) -> list[str]:

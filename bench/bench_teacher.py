@@ -36,12 +36,13 @@ def workload(name: str, n: int):
     from sgen.budget.cache import query_key
     from sgen.records import GenerationParams
     from sgen.strategies.base import GenerationContext
+    from sgen.tasks.base import label_itself
     from sgen.teachers.base import seed_from_key
 
     def context(data, prompts):
         return GenerationContext(prompts=prompts, data=data, teacher=None, augmenter=None, verifier_client=None,
                                  ledger=None, seed=0, few_shot=4, label_params=None, text_params=None,
-                                 few_shot_sets=8)
+                                 answer_key=label_itself, few_shot_sets=8)  # prompts only
 
     if name == "gsm8k":
         from sgen.tasks.gsm8k import GSM8KTask

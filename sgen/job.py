@@ -1,6 +1,7 @@
 """The Hydra job around one run: records success or failure on disk, and keeps a multirun going past a failure."""
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -8,7 +9,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+
+from sgen.cache_keys import RESULT_NEUTRAL_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,9 @@ def run_job(cfg: DictConfig) -> float | list[float]:
 
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    saved = finished_metrics(cfg, output_dir)
+    if saved is not None:  # a rerun of a sweep into the same directory skips its finished jobs
+        return objective(saved, cfg.optimized_metric)
     try:
         metrics = run(cfg)
         value = objective(metrics, cfg.optimized_metric)
@@ -55,6 +61,33 @@ def run_job(cfg: DictConfig) -> float | list[float]:
         return [math.nan] * len(optimized) if isinstance(optimized, (list, ListConfig)) else math.nan
     _write_status(output_dir, {"status": "ok"})
     return value
+
+
+def finished_metrics(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
+    """The saved metrics when output_dir already holds a successful run of this same config, else None."""
+    status, metrics, saved = (output_dir / name for name in (STATUS_FILE, "metrics.json", "config_resolved.yaml"))
+    if not (status.exists() and metrics.exists() and saved.exists()):
+        return None
+    try:
+        if json.loads(status.read_text()).get("status") != "ok":
+            return None
+        before = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
+        result = json.loads(metrics.read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read the earlier run in %s (%s): running again", output_dir, exc)
+        return None
+    # Take the neutral keys from the saved run before resolving: others interpolate them (${progress}).
+    probe = copy.deepcopy(cfg)
+    with open_dict(probe):
+        for key in RESULT_NEUTRAL_KEYS:
+            if key in before:
+                probe[key] = before[key]
+    now = OmegaConf.to_container(OmegaConf.create(OmegaConf.to_yaml(probe, resolve=True)), resolve=False)
+    if before != now:
+        log.info("%s holds a finished run of another config: running again", output_dir)
+        return None
+    log.info("skipping: %s already holds a finished run of this config; returning its metrics.json", output_dir)
+    return result
 
 
 def _write_status(output_dir: Path, status: dict[str, Any]) -> None:

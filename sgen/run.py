@@ -1,25 +1,24 @@
 """One experiment: seed set -> teacher queries under a budget -> synthetic set -> student -> scores on disk."""
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import resource
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from sgen.assets import cache_root
 from sgen.budget import MeteredTeacher, QueryLedger, open_query_cache
 from sgen.budget.journal import QueryJournal
 from sgen.budget.metered import GenerationProgress
-from sgen.cache_keys import RESULT_NEUTRAL_KEYS, cache_key, examples_digest, result_config
+from sgen.cache_keys import cache_key, examples_digest, result_config
 from sgen.config import quiet_third_party_logs
 from sgen.outputs import write_metrics, write_synthetic
 from sgen.records import GenerationParams, SyntheticRow, TaskData
@@ -47,22 +46,16 @@ class StageTimer:
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Run one configured experiment and return its metrics; the tracker is always closed, even on failure."""
+    """Run one configured experiment and return its metrics. One ExitStack owns every resource the run opens (the
+    tracker, the teachers, the query cache, the journal), so each is closed, in reverse order, even on failure."""
     quiet_third_party_logs()
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    saved = finished_metrics(cfg, output_dir)
-    if saved is not None:  # a rerun of a sweep into the same directory skips its finished jobs
-        return saved
-    tracker: Tracker = instantiate(cfg.logger)
-    failed = True
-    try:
+    with ExitStack() as resources:
+        tracker: Tracker = instantiate(cfg.logger)
+        resources.push(lambda exc_type, exc, tb: tracker.finish(failed=exc_type is not None))
         tracker.start(OmegaConf.to_container(cfg, resolve=True), output_dir)
-        metrics = _run(cfg, output_dir, tracker)
-        failed = False
-        return metrics
-    finally:
-        tracker.finish(failed=failed)
+        return _run(cfg, output_dir, tracker, resources)
 
 
 @dataclass
@@ -82,15 +75,15 @@ class Experiment:
     calls: CallLog = field(default_factory=CallLog)  # teacher backend calls, timed (sgen.throughput)
 
 
-def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
+def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker, resources: ExitStack) -> dict[str, Any]:
     timer = StageTimer()
     (output_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     if not shares_results(cfg):
         log.info("cache.enabled=false: no query cache; seed-only scores and teacher adapters are kept in %s; "
                  "converted GGUF weights stay cached", output_dir)
-    exp = build(cfg, timer, output_dir)
+    exp = build(cfg, timer, resources, output_dir)
     with timer.stage("generate"):
-        rows, ledger = generate(cfg, exp, output_dir)
+        rows, ledger = generate(cfg, exp, output_dir, resources)
     with timer.stage("write"):
         records = write_synthetic(rows, output_dir)
     train = list(exp.data.seed) + synthetic_examples(rows, exp.data)
@@ -99,11 +92,11 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
     with timer.stage("train_seed_only"):
         seed_only = seed_only_scores(cfg, exp.task, exp.student, exp.data, output_dir)
     with timer.stage("train"):
-        scores = exp.student.train_and_evaluate(train, exp.data.test, exp.data.labels, int(cfg.seed),
+        result = exp.student.train_and_evaluate(train, exp.data.test, exp.data.labels, int(cfg.seed),
                                                 loggers=tracker.lightning_loggers(), task=exp.task)
-    timer.seconds["eval"] = scores.pop("seconds_eval")
-    timer.seconds["train"] -= timer.seconds["eval"]
-    scores.pop("seconds_train")
+    timer.seconds["eval"] = result.seconds_eval
+    timer.seconds["train"] -= result.seconds_eval
+    scores = result.metrics()
 
     metrics = collect_metrics(cfg, exp, rows, ledger, train, scores, seed_only, timer)
     write_metrics(metrics, output_dir)
@@ -117,7 +110,7 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker) -> dict[str, Any]:
     return metrics
 
 
-def build(cfg: DictConfig, timer: StageTimer, output_dir: Path | None = None) -> Experiment:
+def build(cfg: DictConfig, timer: StageTimer, resources: ExitStack, output_dir: Path | None = None) -> Experiment:
     """Instantiate and validate everything, then load the models: bad input fails before any query is spent."""
     with timer.stage("load"):
         exp = prepare(cfg)
@@ -126,7 +119,10 @@ def build(cfg: DictConfig, timer: StageTimer, output_dir: Path | None = None) ->
              budget, len(exp.data.seed), budget / len(exp.data.seed), exp.strategy.name, exp.verifier.name)
     with timer.stage("load"):
         exp.teacher = instantiate(cfg.teacher.backend)
+        resources.callback(exp.teacher.close)
         exp.augmenter = instantiate(cfg.augmenter.backend) if cfg.get("augmenter") else exp.teacher
+        if exp.augmenter is not exp.teacher:
+            resources.callback(exp.augmenter.close)
         if budget > 0:
             exp.teacher.load()
             if exp.augmenter is not exp.teacher:
@@ -147,7 +143,7 @@ def prepare(cfg: DictConfig, load_task: Callable[[DictConfig, int], tuple[Any, T
     exp = Experiment(task, instantiate(cfg.strategy), instantiate(cfg.verifier), instantiate(cfg.student), data,
                      budget, teacher_finetune=TeacherFinetune.from_config(cfg.teacher.get("finetune")))
     exp.strategy.check(exp.data, budget, exp.verifier)
-    kinds = getattr(exp.student, "kinds", (task.kind,))
+    kinds = exp.student.kinds
     if task.kind not in kinds:
         raise ValueError(f"task {task.name!r} is a {task.kind} task but student {cfg.student._target_} learns "
                          f"only {', '.join(kinds)}; for generation use student=sft or student=seq2seq")
@@ -159,22 +155,21 @@ def _load_task(task_cfg: DictConfig, seed: int) -> tuple[Any, TaskData]:
     return task, task.load(seed)
 
 
-def generate(cfg: DictConfig, exp: Experiment, output_dir: Path) -> tuple[list[SyntheticRow], QueryLedger]:
+def generate(cfg: DictConfig, exp: Experiment, output_dir: Path,
+             resources: ExitStack) -> tuple[list[SyntheticRow], QueryLedger]:
     """Spend the budget: every call goes through a metered client backed by the durable query cache."""
     ledger = QueryLedger(exp.budget)
     cache = open_query_cache(cfg.get("cache"), cache_root())
-    journal = QueryJournal(output_dir / "queries.jsonl")
-    progress = GenerationProgress(ledger, enabled=bool(cfg.progress))
+    if cache is not None:
+        resources.callback(cache.close)
+    journal = resources.enter_context(closing(QueryJournal(output_dir / "queries.jsonl")))
+    progress = resources.enter_context(closing(GenerationProgress(ledger, enabled=bool(cfg.progress))))
     teacher, augmenter = timed_backends(cfg, exp.teacher, exp.augmenter, exp.calls)
     ctx = generation_context(cfg, exp, teacher, augmenter, ledger=ledger, progress=progress,
                              batch_size=int(cfg.query_batch_size), journal=journal, cache=cache)
-    try:
-        return exp.strategy.generate(ctx, exp.verifier, exp.budget), ledger
-    finally:
-        progress.close()
-        journal.close()
-        if cache is not None:
-            cache.close()
+    rows = exp.strategy.generate(ctx, exp.verifier, exp.budget)
+    progress.close()  # the bar ends with generation, not with the run
+    return rows, ledger
 
 
 def generation_context(cfg: DictConfig, exp: Experiment, teacher, augmenter, **meter) -> GenerationContext:
@@ -187,9 +182,9 @@ def generation_context(cfg: DictConfig, exp: Experiment, teacher, augmenter, **m
         verifier_client=MeteredTeacher(teacher, role="verifier", **meter),
         ledger=meter["ledger"], seed=int(cfg.seed), few_shot=task.few_shot, few_shot_sets=task.few_shot_sets,
         # A generation task lays its own answer / question settings over the teacher's (CoT needs more tokens).
-        label_params=GenerationParams(**{**cfg.teacher.label_generation, **getattr(task, "answer_generation", {})}),
-        text_params=GenerationParams(**{**cfg.teacher.text_generation, **getattr(task, "question_generation", {})}),
-        round_size=int(cfg.round_size),
+        label_params=GenerationParams(**{**cfg.teacher.label_generation, **task.answer_generation}),
+        text_params=GenerationParams(**{**cfg.teacher.text_generation, **task.question_generation}),
+        round_size=int(cfg.round_size), answer_key=task.answer_key,
     )
 
 
@@ -215,43 +210,13 @@ def collect_metrics(cfg: DictConfig, exp: Experiment, rows: list[SyntheticRow], 
     }
 
 
-def finished_metrics(cfg: DictConfig, output_dir: Path) -> dict[str, Any] | None:
-    """The saved metrics when output_dir already holds a successful run of this same config, else None."""
-    from sgen.job import STATUS_FILE
-
-    status, metrics, saved = (output_dir / name for name in (STATUS_FILE, "metrics.json", "config_resolved.yaml"))
-    if not (status.exists() and metrics.exists() and saved.exists()):
-        return None
-    try:
-        if json.loads(status.read_text()).get("status") != "ok":
-            return None
-        before = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
-        result = json.loads(metrics.read_text())
-    except (OSError, ValueError) as exc:
-        log.warning("cannot read the earlier run in %s (%s): running again", output_dir, exc)
-        return None
-    # Take the neutral keys from the saved run before resolving: others interpolate them (${progress}).
-    probe = copy.deepcopy(cfg)
-    with open_dict(probe):
-        for key in RESULT_NEUTRAL_KEYS:
-            if key in before:
-                probe[key] = before[key]
-    now = OmegaConf.to_container(OmegaConf.create(OmegaConf.to_yaml(probe, resolve=True)), resolve=False)
-    if before != now:
-        log.info("%s holds a finished run of another config: running again", output_dir)
-        return None
-    log.info("skipping: %s already holds a finished run of this config; returning its metrics.json", output_dir)
-    return result
-
-
 def seed_only_scores(cfg: DictConfig, task, student, data: TaskData, output_dir: Path | None = None) -> dict[str, float]:
     """The student trained on the seed set alone: identical for every strategy and budget, so computed once."""
     path = seed_only_path(cfg, task, student, data, output_dir)
     if path.exists():
         log.info("seed-only score from cache %s", path)
         return json.loads(path.read_text())
-    scores = student.train_and_evaluate(data.seed, data.test, data.labels, int(cfg.seed), task=task)
-    result = compared(scores)
+    result = compared(student.train_and_evaluate(data.seed, data.test, data.labels, int(cfg.seed), task=task).scores)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{id(result)}")
     tmp.write_text(json.dumps(result))

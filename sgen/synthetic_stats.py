@@ -67,12 +67,9 @@ def _first_answer(row: SyntheticRow) -> str | None:
 
 def baseline_metrics(data: TaskData, task) -> dict[str, float]:
     """Always predicting the seed set's most common label (classification) or final number (generation)."""
-    if data.kind == "generation":
-        seed = [task.extract_answer(e.label) for e in data.seed]
-        test = [task.extract_answer(e.label) for e in data.test]
-        return {"majority_baseline_accuracy": majority_baseline(seed, test)}
-    return {"majority_baseline_accuracy": majority_baseline([e.label for e in data.seed],
-                                                            [e.label for e in data.test])}
+    seed = [task.answer_key(e.label) for e in data.seed]
+    test = [task.answer_key(e.label) for e in data.test]
+    return {"majority_baseline_accuracy": majority_baseline(seed, test)}
 
 
 def compared(scores: dict[str, Any]) -> dict[str, float]:

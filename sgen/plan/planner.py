@@ -13,7 +13,7 @@ from sgen.plan.probe import ProbeRequest, may_probe, run_probe
 from sgen.plan.rates import RateBook
 from sgen.plan.records import DONE, FAILS, RUN, JobPlan, JobSpec, Plan
 from sgen.config import quiet_third_party_logs
-from sgen.run import finished_metrics
+from sgen.job import finished_metrics
 
 log = logging.getLogger(__name__)
 

@@ -98,8 +98,8 @@ def _probe_student(student_cfg: DictConfig, task, data) -> dict[str, list[list[f
         train = [data.seed[i % len(data.seed)] for i in range(n)]
         test = data.test[: min(eval_batch * k, len(data.test))]
         t0 = time.perf_counter()
-        scores = student.train_and_evaluate(train, test, data.labels, 0, task=task)
+        result = student.train_and_evaluate(train, test, data.labels, 0, task=task)
         total = time.perf_counter() - t0
-        train_points.append([k, n, total - scores["seconds_eval"]])  # steps (one epoch of k batches), examples
-        eval_points.append([len(test), scores["seconds_eval"]])
+        train_points.append([k, n, total - result.seconds_eval])  # steps (one epoch of k batches), examples
+        eval_points.append([len(test), result.seconds_eval])
     return {"train": train_points[1:], "eval": eval_points[1:]}

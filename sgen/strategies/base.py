@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,8 @@ class GenerationContext:
     few_shot: int
     label_params: GenerationParams
     text_params: GenerationParams
+    # The task's answer_key: what two labels share when they agree (a math answer's final number).
+    answer_key: Callable[[str | None], str | None]
     round_size: int = 256
     # The teacher's label and answer prompts draw their few-shot block from this many fixed blocks (an item's key
     # picks one) instead of a fresh draw per item: a shared block is a shared prompt prefix, computed once by the

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from sgen.records import Example, GenerationParams, QueryRecord, SyntheticRow, TaskData
 from sgen.strategies.base import Flow, GenerationContext
-from sgen.tasks.math_answers import extract_answer
 
 
 def answer_rows(ctx: GenerationContext, rows: list[SyntheticRow], keys: list[str],
@@ -47,7 +46,7 @@ class AnswerAugmentation(Flow):
 
     def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
         rows = [SyntheticRow(text=q.text, label=None, strategy="new_answer", parse_status="pending", source_id=q.id,
-                             target_label=extract_answer(q.label), sample_index=s)
+                             target_label=ctx.answer_key(q.label), sample_index=s)
                 for q, s in _seed_items(ctx.data, items)]
         # One prompt per question (its key is the question id): the draw index alone tells the k answers apart.
         answer_rows(ctx, rows, [r.source_id for r in rows], [r.source_id for r in rows])
@@ -82,7 +81,7 @@ class RephraseQuestions(Flow):
             text, status = ctx.prompts.parse_question(query.text, source.text)
             # The seed's gold number is the answer a faithful rewrite keeps: a target, never shown to the teacher.
             rows.append(SyntheticRow(text=text or query.text, label=None, strategy="rephrase", parse_status=status,
-                                     source_id=source.id, target_label=extract_answer(source.label),
+                                     source_id=source.id, target_label=ctx.answer_key(source.label),
                                      queries=[query], kept=text is not None, sample_index=sample))
         ok = [r for r in rows if r.kept]
         answer_rows(ctx, ok, [f"{r.source_id}:rephrase:{r.sample_index}" for r in ok], [r.source_id for r in ok])

@@ -1,7 +1,7 @@
 """Generative students: a causal LM fine-tuned on the task's (prompt, completion) pairs, scored by greedy generation.
 
-Generation tasks score a prediction with `task.score(prediction_text, gold_text)` (GSM8K: exact match of the final
-number). Classification tasks work too: the generated text is parsed to a label with the task's label parser.
+The task scores the generated texts (`task.evaluate`): GSM8K by exact match of the final number; a classification
+task parses each text to a label, so these students learn either kind.
 """
 from __future__ import annotations
 
@@ -15,18 +15,19 @@ import torch
 
 from sgen.models import materialize, resolve_model
 from sgen.records import Example, Messages
-from sgen.students.metrics import accuracy, macro_f1
+from sgen.students.base import Student, StudentResult
 from sgen.students.sft import (FINETUNE_METHODS, LoRASettings, TrainSettings, apply_finetune, causal_features, fit_sft,
                                render_prompt)
 
 log = logging.getLogger(__name__)
 
 
-class GenerativeStudent:
+class GenerativeStudent(Student):
     """Settings of a causal-LM student; `train_and_evaluate` builds a fresh model each time, so runs never share
     weights. `finetune` is "lora" (PEFT, `lora` settings) or "full"; `lora: null` also means full fine-tuning."""
 
     task_type = "CAUSAL_LM"
+    kinds = ("classification", "generation")
 
     def __init__(self, model: str, bundled_package: str | None = None, bundled_path: str | None = None,
                  finetune: str = "lora", lora: dict | None = None, max_length: int = 512, batch_size: int = 8,
@@ -90,34 +91,24 @@ class GenerativeStudent:
 
     # -- the student contract --------------------------------------------------------------------------------------
     def train_and_evaluate(self, train: Sequence[Example], test: Sequence[Example], labels: Sequence[str],
-                           seed: int, loggers: list | None = None, task=None) -> dict[str, float]:
+                           seed: int, loggers: list | None = None, task=None,
+                           callbacks: list | None = None) -> StudentResult:
         """Fine-tune a fresh model on the task's SFT pairs of `train`, then score greedy answers on `test`."""
         if task is None:
             raise ValueError(f"{type(self).__name__} needs the task (its sft_pairs and score); got task=None")
         model, tokenizer = self.prepare(seed)
         fit = fit_sft(model, self.features(tokenizer, task.sft_pairs(train)), tokenizer.pad_token_id,
-                      self.train_settings, seed, loggers)
+                      self.train_settings, seed, loggers, callbacks)
         t0 = time.perf_counter()
         model.to(self.eval_device())  # Lightning's teardown leaves the trained model on the CPU
         pairs = task.sft_pairs(test)
         predictions = self.generate(model, tokenizer, [p for p, _ in pairs])
-        scores = score_predictions(task, predictions, test)
+        scores = task.evaluate(predictions, test)
         per_epoch = math.ceil(len(train) / self.train_settings.batch_size)
-        return {**scores, "train_loss_first": fit.loss_first, "train_loss_final": fit.loss_final(per_epoch),
-                "train_steps": fit.steps, "train_tokens": fit.tokens,
-                "student_precision": self.train_settings.resolved_precision, "seconds_train": fit.seconds,
-                "seconds_eval": time.perf_counter() - t0}
-
-
-def score_predictions(task, predictions: Sequence[str], test: Sequence[Example]) -> dict[str, float]:
-    """Generation tasks: exact match through task.score. Classification: accuracy and macro-F1 of parsed labels."""
-    gold = [e.label for e in test]
-    if hasattr(task, "score"):
-        hits = [bool(task.score(p, g)) for p, g in zip(predictions, gold, strict=True)]
-        return {"accuracy": sum(hits) / max(len(hits), 1)}
-    parsed = [task.prompts.parse_label(p)[0] or "" for p in predictions]
-    return {"accuracy": accuracy(gold, parsed), "macro_f1": macro_f1(gold, parsed),
-            "parse_failure_rate": sum(p == "" for p in parsed) / max(len(parsed), 1)}
+        return StudentResult(scores=scores, train_steps=fit.steps, train_loss_final=fit.loss_final(per_epoch),
+                             precision=self.train_settings.resolved_precision, seconds_train=fit.seconds,
+                             seconds_eval=time.perf_counter() - t0, train_loss_first=fit.loss_first,
+                             train_tokens=fit.tokens)
 
 
 @torch.inference_mode()

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from transformers import get_cosine_schedule_with_warmup
 
 from sgen.devices import lightning_precision
+from sgen.students.lightning_loop import make_trainer
 from sgen.students.optim import adamw
 from sgen.records import Messages
 
@@ -206,12 +207,10 @@ def fit_sft(model: nn.Module, features: list[dict[str, list[int]]], pad_token_id
     loader = DataLoader(features, batch_size=settings.batch_size, shuffle=True, collate_fn=PadCollator(pad_token_id),
                         generator=torch.Generator().manual_seed(seed))
     steps_per_epoch = max(math.ceil(len(loader) / settings.grad_accum), 1)
-    trainer = pl.Trainer(
+    trainer = make_trainer(
         max_epochs=max(settings.epochs, math.ceil(settings.min_steps / steps_per_epoch)),
-        accelerator=settings.accelerator, devices=1, precision=settings.resolved_precision,
-        accumulate_grad_batches=settings.grad_accum, logger=loggers or False, enable_checkpointing=False,
-        enable_progress_bar=settings.progress, enable_model_summary=False, log_every_n_steps=5,
-        num_sanity_val_steps=0, callbacks=callbacks,
+        accelerator=settings.accelerator, precision=settings.resolved_precision, progress=settings.progress,
+        loggers=loggers, callbacks=callbacks, accumulate_grad_batches=settings.grad_accum, num_sanity_val_steps=0,
     )
     model.train()  # Lightning keeps the modes it finds; a loaded model is in eval mode (no LoRA dropout)
     t0 = time.perf_counter()

@@ -9,21 +9,22 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.plugins.environments import LightningEnvironment
 from torch.utils.data import DataLoader
 
 from sgen.devices import lightning_precision
 from sgen.models import materialize, resolve_model
 from sgen.records import Example
+from sgen.students.base import Student, StudentResult
 from sgen.students.batching import LengthGroupedBatchSampler, length_order, restore_order
 from sgen.students.classifier import EncoderClassifier
+from sgen.students.lightning_loop import make_trainer
 from sgen.students.metrics import accuracy, macro_f1
 
 log = logging.getLogger(__name__)
 
 
-class ClassifierStudent:
-    """Student settings; `train_and_evaluate` builds a fresh model each time, so runs never share weights."""
+class ClassifierStudent(Student):
+    """An encoder with a linear label head."""
 
     #: Task kinds this student can learn (a label head has nothing to say about free-text answers).
     kinds = ("classification",)
@@ -63,7 +64,7 @@ class ClassifierStudent:
 
     def train_and_evaluate(self, train: Sequence[Example], test: Sequence[Example], labels: Sequence[str],
                            seed: int, loggers: list | None = None, task=None,
-                           callbacks: list | None = None) -> dict[str, Any]:
+                           callbacks: list | None = None) -> StudentResult:
         """Fit a fresh model on `train`, score it on `test`. `task` is unused here: classification needs only labels;
         `callbacks` go to the Lightning Trainer (benchmarks time the steps with one)."""
         pl.seed_everything(seed, workers=True, verbose=False)
@@ -72,13 +73,10 @@ class ClassifierStudent:
         collate = _Collate(tokenizer, self.max_length, label_ids)
         module = EncoderClassifier(encoder, len(labels), self.lr, self.weight_decay, self.warmup_ratio)
         loader = self._train_loader(list(train), collate, seed)
-        trainer = pl.Trainer(
+        trainer = make_trainer(
             max_epochs=max(self.epochs, math.ceil(self.min_steps / max(len(loader), 1))),
-            accelerator=self.accelerator, devices=1, precision=self.resolved_precision,
-            logger=loggers or False, enable_checkpointing=False, enable_progress_bar=self.progress,
-            enable_model_summary=False, log_every_n_steps=5, deterministic=False,
-            # One process per job: Lightning must not take over SLURM signals (submitit requeues our jobs).
-            plugins=[LightningEnvironment()], callbacks=callbacks,
+            accelerator=self.accelerator, precision=self.resolved_precision, progress=self.progress,
+            loggers=loggers, callbacks=callbacks, deterministic=False,
         )
         t0 = time.perf_counter()
         trainer.fit(module, loader)
@@ -88,10 +86,11 @@ class ClassifierStudent:
         preds = self._predict(trainer, module, list(test), collate)
         gold = [e.label for e in test]
         pred = [labels[i] for i in preds]
-        return {"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred),
-                "train_loss_final": float(final_loss) if final_loss is not None else math.nan,
-                "train_steps": int(trainer.global_step), "student_precision": self.resolved_precision,
-                "seconds_train": t_train, "seconds_eval": time.perf_counter() - t0}
+        return StudentResult(
+            scores={"accuracy": accuracy(gold, pred), "macro_f1": macro_f1(gold, pred)},
+            train_steps=int(trainer.global_step),
+            train_loss_final=float(final_loss) if final_loss is not None else math.nan,
+            precision=self.resolved_precision, seconds_train=t_train, seconds_eval=time.perf_counter() - t0)
 
     def _train_loader(self, train: list[Example], collate: _Collate, seed: int) -> DataLoader:
         if not self.group_by_length:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 
 from sgen.records import Example, TaskData
+from sgen.students.metrics import accuracy, macro_f1
 from sgen.tasks.base import Task
 from sgen.tasks.prompts import ClassificationPrompts
 from sgen.tasks.sources import Row, RowSource
@@ -51,6 +53,16 @@ class ClassificationTask(Task):
         """Zero-shot label prompts: a fine-tuned model needs no exemplars, and shorter prompts train faster."""
         prompts = self._prompts()
         return [(prompts.label(e.text, []), e.label) for e in examples]
+
+    def score(self, prediction: str, gold: str) -> bool:
+        return self._prompts().parse_label(prediction)[0] == gold
+
+    def evaluate(self, predictions: Sequence[str], test: Sequence[Example]) -> dict[str, float]:
+        """Accuracy and macro-F1 of the labels parsed from a generative student's texts, and how many did not parse."""
+        gold = [e.label for e in test]
+        parsed = [self._prompts().parse_label(p)[0] or "" for p in predictions]
+        return {"accuracy": accuracy(gold, parsed), "macro_f1": macro_f1(gold, parsed),
+                "parse_failure_rate": sum(p == "" for p in parsed) / max(len(parsed), 1)}
 
     def _prompts(self) -> ClassificationPrompts:
         if self.prompts is None:

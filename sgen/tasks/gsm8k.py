@@ -15,7 +15,7 @@ from sgen.assets import bundled_file
 from sgen.records import Example, Messages, TaskData
 from sgen.tasks.base import Task
 from sgen.tasks.gsm8k_prompts import MathPrompts
-from sgen.tasks.math_answers import answers_match, extract_answer
+from sgen.tasks.math_answers import extract_answer
 from sgen.tasks.splits import shuffled
 
 log = logging.getLogger(__name__)
@@ -62,12 +62,10 @@ class GSM8KTask(Task):
         self.question_generation = dict(question_generation or {})
         self.prompts = MathPrompts()
 
-    # -- the generation-task contract --------------------------------------------------------------------------
-    def score(self, prediction: str, gold: str) -> bool:
-        return answers_match(prediction, gold)
-
-    def extract_answer(self, text: str) -> str | None:
-        return extract_answer(text)
+    # -- the task contract ---------------------------------------------------------------------------------------
+    def answer_key(self, label: str | None) -> str | None:
+        """The final number of a worked answer."""
+        return extract_answer(label)
 
     def sft_pairs(self, examples: Sequence[Example]) -> list[tuple[Messages, str]]:
         """Zero-shot prompts (the instruction fixes the format) and solutions without calculator markup."""

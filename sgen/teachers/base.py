@@ -57,6 +57,9 @@ class Teacher(ABC):
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load weights or open connections; called once before the first generate."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what load() took (weights, engines, connections); a later load() takes them again."""
+
     @abstractmethod
     def generate(self, prompts: Sequence[Messages], params: GenerationParams,
                  seeds: Sequence[int] | None = None, on_result: ResultHook | None = None) -> list[Completion]:

@@ -52,8 +52,9 @@ class HFTeacher(Teacher):
         self.revision = revision
         self.source = resolve_model(model, bundled_package, bundled_path) if prebuilt is None else ModelSource(model)
         # The cache key names the weights, not where they were found: a bundled copy equals its hub original.
-        self.model_id = name or model
+        self.model_id = self._base_id = name or model
         self._model, self._tokenizer = prebuilt if prebuilt is not None else (None, None)
+        self._prebuilt = prebuilt is not None
         self._ready = False
 
     def load(self) -> None:
@@ -73,6 +74,15 @@ class HFTeacher(Teacher):
             tok.pad_token = tok.eos_token
         self._ready = True
         self._start_engine()
+
+    def close(self) -> None:
+        """Drop the engine (its KV cache and stored prefixes) and the weights this teacher loaded itself; a prebuilt
+        model belongs to its caller and stays. A later load() reads the base weights again, adapter-free."""
+        self._batcher = None
+        self._ready = False
+        if not self._prebuilt:
+            self._model = self._tokenizer = None
+            self.model_id = self._base_id
 
     def _start_engine(self) -> None:
         """The continuous engine when it reproduces this model's `generate` (see engine/support.py), else static."""

@@ -54,6 +54,10 @@ class VLLMTeacher(Teacher):
         self._llm = None
         self._sampling_cls = None
 
+    def close(self) -> None:
+        """Stop the engine and give its GPU memory back (the student trains next on the same GPU)."""
+        self._llm = None
+
     def load(self) -> None:
         if self._llm is not None:
             return

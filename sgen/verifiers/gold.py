@@ -3,7 +3,6 @@ question's gold answer (Chan et al. 2024 filter answers this way). It needs no q
 a gold answer exists for the row's question: new_answer on a generation task."""
 from __future__ import annotations
 
-from sgen.tasks.math_answers import extract_answer
 from sgen.verifiers.base import Verifier
 
 
@@ -21,13 +20,13 @@ class GoldVerifier(Verifier):
                 f"use verifier=majority or verifier=none")
 
     def verify(self, rows, ctx) -> None:
-        gold = {e.id: extract_answer(e.label) for e in ctx.data.seed}
+        gold = {e.id: ctx.answer_key(e.label) for e in ctx.data.seed}
         for row in rows:
             if row.parse_status != "ok" or not row.kept:
                 continue
             if row.source_id not in gold:
                 raise ValueError(f"verifier=gold: row from {row.source_id!r} has no seed gold answer; "
                                  "only new_answer rows on seed questions can be checked")
-            answer = extract_answer(row.label)
+            answer = ctx.answer_key(row.label)
             row.verifier = {"name": self.name, "gold": gold[row.source_id], "answer": answer}
             row.kept = answer is not None and answer == gold[row.source_id]

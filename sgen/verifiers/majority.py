@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import Counter
 
 from sgen.records import GenerationParams, Messages, QueryRecord, SyntheticRow
-from sgen.tasks.math_answers import extract_answer
 from sgen.verifiers.base import Verifier
 
 # Purposes of the query whose answer is the row's label: the teacher labeled (classification) or answered it.
@@ -77,12 +76,12 @@ class MajorityVerifier(Verifier):
 
     @staticmethod
     def _key(label: str | None, ctx) -> str | None:
-        return extract_answer(label) if ctx.kind == "generation" else label
+        return ctx.answer_key(label)
 
     @staticmethod
     def _parse(query: QueryRecord, params: GenerationParams, ctx) -> tuple[str | None, str | None]:
         if ctx.kind == "generation":
             label = ctx.prompts.parse_answer(query.text, query.completion_tokens >= params.max_new_tokens)[0]
-            return extract_answer(label), label
+            return ctx.answer_key(label), label
         label = ctx.prompts.parse_label(query.text)[0]
         return label, label

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sgen.budget import MeteredTeacher, QueryLedger
 from sgen.records import GenerationParams, TaskData
 from sgen.strategies import GenerationContext
+from sgen.tasks.base import label_itself
 from sgen.tasks.prompts import ClassificationPrompts
 
 
@@ -18,5 +19,6 @@ def make_context(data: TaskData, backend, budget: int, batch_size: int = 16, rou
         augmenter=MeteredTeacher(backend, role="augmenter", **meter),
         verifier_client=MeteredTeacher(backend, role="verifier", **meter),
         ledger=ledger, seed=seed, few_shot=2,
-        label_params=GenerationParams(6, 1.0), text_params=GenerationParams(10, 1.0), round_size=round_size,
+        label_params=GenerationParams(6, 1.0), text_params=GenerationParams(10, 1.0), answer_key=label_itself,
+        round_size=round_size,
     )

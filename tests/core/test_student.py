@@ -30,10 +30,10 @@ def test_student_learns_a_separable_task():
     data = _separable(48)
     student = ClassifierStudent("tiny-bert", tiny={"hidden_size": 32, "layers": 1}, lr=3e-3, epochs=15,
                                 batch_size=8, precision="32-true", accelerator="cpu", progress=False)
-    scores = student.train_and_evaluate(data, _separable(12), ["negative", "positive"], seed=0)
-    assert scores["accuracy"] == 1.0
-    assert scores["train_loss_final"] < 0.3
-    assert scores["train_steps"] == 15 * 6
+    result = student.train_and_evaluate(data, _separable(12), ["negative", "positive"], seed=0)
+    assert result.scores["accuracy"] == 1.0
+    assert result.train_loss_final < 0.3
+    assert result.train_steps == 15 * 6
 
 
 def test_training_moves_encoder_and_head():
@@ -58,9 +58,9 @@ def test_student_learns_in_bf16_mixed_on_cpu_with_grouped_batches():
     student = ClassifierStudent("tiny-bert", tiny={"hidden_size": 32, "layers": 1}, lr=3e-3, epochs=15,
                                 batch_size=8, precision="bf16-mixed", accelerator="cpu", group_by_length=True,
                                 progress=False)
-    scores = student.train_and_evaluate(_separable(48), _separable(12), ["negative", "positive"], seed=0)
-    assert scores["student_precision"] == "bf16-mixed"
-    assert scores["accuracy"] == 1.0 and scores["train_loss_final"] < 0.3 and scores["train_steps"] == 15 * 6
+    result = student.train_and_evaluate(_separable(48), _separable(12), ["negative", "positive"], seed=0)
+    assert result.precision == "bf16-mixed" and result.metrics()["student_precision"] == "bf16-mixed"
+    assert result.scores["accuracy"] == 1.0 and result.train_loss_final < 0.3 and result.train_steps == 15 * 6
 
 
 def test_bf16_mixed_computes_in_bf16_and_moves_the_weights():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sgen.records import Example, TaskData
 from sgen.strategies.base import GenerationContext
 from sgen.tasks.gsm8k_prompts import MathPrompts
+from sgen.tasks.base import label_itself
 from sgen.tasks.prompts import ClassificationPrompts
 
 
@@ -12,7 +13,7 @@ def context(seed: list[Example], sets: int | None, prompts) -> GenerationContext
     data = TaskData(seed=seed, unlabeled=[], test=[], labels=["neg", "pos"])
     return GenerationContext(prompts=prompts, data=data, teacher=None, augmenter=None, verifier_client=None,
                              ledger=None, seed=3, few_shot=4, label_params=None, text_params=None,
-                             few_shot_sets=sets)
+                             answer_key=label_itself, few_shot_sets=sets)
 
 
 SEED = [Example(f"s{i}", f"seed text {i} ends here", "pos" if i % 2 else "neg") for i in range(20)]

@@ -40,7 +40,8 @@ def make_ctx(task_data, backends, budget: int, round_size: int = 5) -> Generatio
         augmenter=MeteredTeacher(augmenter, ledger, "augmenter", batch_size=8),
         verifier_client=MeteredTeacher(teacher, ledger, "verifier", batch_size=8),
         ledger=ledger, seed=0, few_shot=2,
-        label_params=GenerationParams(24, 1.0), text_params=GenerationParams(20, 1.0), round_size=round_size)
+        label_params=GenerationParams(24, 1.0), text_params=GenerationParams(20, 1.0), answer_key=task.answer_key,
+        round_size=round_size)
 
 
 def run(strategy, verifier, ctx, budget):

@@ -34,13 +34,9 @@ class DigitSumTask(Task):
     def sft_pairs(self, examples: Sequence[Example]) -> list[tuple[Messages, str]]:
         return [([{"role": "user", "content": e.text}], e.label) for e in examples]
 
-    @staticmethod
-    def extract_answer(text: str) -> str | None:
-        m = re.search(r"-?\d+", text)
+    def answer_key(self, label: str | None) -> str | None:
+        m = re.search(r"-?\d+", label or "")
         return m.group(0) if m else None
-
-    def score(self, prediction: str, gold: str) -> bool:
-        return self.extract_answer(prediction) == self.extract_answer(gold)
 
 
 @pytest.fixture

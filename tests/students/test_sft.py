@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from sgen.students.base import StudentResult
 from sgen.students.generative import GenerativeStudent, generate_causal
 from sgen.students.seq2seq import Seq2SeqStudent, generate_seq2seq
 from sgen.students.sft import IGNORE, PadCollator, TrainSettings, fit_sft
@@ -137,12 +138,13 @@ def test_batched_greedy_equals_one_at_a_time(family, digit_task, digit_data):
 @pytest.mark.parametrize(("family", "epochs"), [("llama", 80), ("t5", 40)])
 def test_student_contract_on_a_generation_task(family, epochs, digit_task, digit_data):
     student = make_student(family, epochs=epochs)
-    scores = student.train_and_evaluate(digit_data.seed, digit_data.seed, digit_data.labels, seed=0, task=digit_task)
-    assert {"accuracy", "train_loss_final", "train_steps", "seconds_train", "seconds_eval"} <= set(scores)
-    assert scores["accuracy"] >= 0.75  # the training set, memorised, answered by greedy generation + task.score
-    assert scores["train_steps"] == epochs and scores["train_loss_final"] < 0.5 * scores["train_loss_first"]
+    result = student.train_and_evaluate(digit_data.seed, digit_data.seed, digit_data.labels, seed=0, task=digit_task)
+    assert isinstance(result, StudentResult) and result.seconds_train > 0 and result.seconds_eval > 0
+    assert {"accuracy", "train_loss_final", "train_steps", "student_precision"} <= set(result.metrics())
+    assert result.scores["accuracy"] >= 0.75  # the training set, memorised, answered by greedy generation + task.score
+    assert result.train_steps == epochs and result.train_loss_final < 0.5 * result.train_loss_first
     held_out = student.train_and_evaluate(digit_data.seed, digit_data.test, [], seed=0, task=digit_task)
-    assert 0.0 <= held_out["accuracy"] <= 1.0
+    assert 0.0 <= held_out.scores["accuracy"] <= 1.0
 
 
 def test_student_needs_the_task(digit_data):
@@ -163,3 +165,32 @@ def test_fingerprint_separates_lora_and_full():
 def test_train_settings_default_to_the_paper_schedule():
     settings = TrainSettings()
     assert (settings.epochs, settings.warmup_ratio) == (3, 0.03)
+
+
+SLURM_ALLOCATION = {"SLURM_JOB_ID": "7", "SLURM_NTASKS": "1", "SLURM_JOB_NAME": "sgen", "SLURM_NODELIST": "n1",
+                    "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0"}
+
+
+def test_every_lightning_loop_leaves_slurm_signals_alone(monkeypatch, digit_task, digit_data):
+    """Inside a SLURM allocation Lightning would pick its SLURM environment and handle the requeue signal itself;
+    the students and the teacher fine-tuning (fit_sft) share one Trainer set-up that keeps it out."""
+    import pytorch_lightning as pl
+
+    from sgen.records import Example
+    from sgen.students.trainer import ClassifierStudent
+
+    for name, value in SLURM_ALLOCATION.items():
+        monkeypatch.setenv(name, value)
+    seen = []
+
+    class Record(pl.Callback):
+        def on_fit_start(self, trainer, pl_module):
+            seen.append(type(trainer._accelerator_connector.cluster_environment).__name__)
+
+    make_student("llama", epochs=1).train_and_evaluate(digit_data.seed, digit_data.test, [], seed=0, task=digit_task,
+                                                       callbacks=[Record()])
+    texts = [Example(f"e{i}", f"{'good' if i % 2 else 'bad'} day {i}", "pos" if i % 2 else "neg") for i in range(16)]
+    ClassifierStudent("tiny-bert", tiny={"hidden_size": 32, "layers": 1}, epochs=1, batch_size=8,
+                      precision="32-true", accelerator="cpu", progress=False).train_and_evaluate(
+        texts, texts[:4], ["neg", "pos"], seed=0, callbacks=[Record()])
+    assert seen == ["LightningEnvironment", "LightningEnvironment"]

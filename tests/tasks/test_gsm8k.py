@@ -86,7 +86,7 @@ def test_score_is_exact_match_of_final_numbers():
     assert task.score("The answer is $1,000.", "#### 1000")
     assert not task.score("The answer is 21.", "#### 20")
     assert not task.score("I do not know", "#### 20")
-    assert task.extract_answer("He has 3 then 4 left.") == "4"
+    assert task.answer_key("He has 3 then 4 left.") == "4"
 
 
 @pytest.fixture(scope="module")
