@@ -7,7 +7,8 @@ import json
 from sgen.job import run_job
 
 
-def test_finished_run_is_skipped_and_a_changed_config_runs_again(tiny_cfg, tmp_path):
+def test_finished_run_is_skipped_and_a_changed_config_runs_again(tiny_cfg, tmp_path, monkeypatch):
+    monkeypatch.setenv("SGEN_CACHE_DIR", str(tmp_path / "cache"))  # its own query cache: the counts below start at 0
     run_dir = tmp_path / "run"
     run_job(tiny_cfg("budget.queries=30"))
     metrics = run_dir / "metrics.json"
