@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sgen.strategies.base import Flow, Strategy
+from sgen.strategies.classification_flows import AnnotateInputs
 from sgen.strategies.generation_flows import AnswerPool
-from sgen.strategies.new_answer import AnnotateInputs
 
 
 class Annotate(Strategy):

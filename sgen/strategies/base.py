@@ -2,7 +2,8 @@
 
 One strategy name is one concept (answer augmentation, rephrase, new question, annotate) for every kind of task;
 how the items are made differs by task kind, so a strategy holds one Flow per kind and runs the one that fits the
-task's data.
+task's data. The flows live in classification_flows.py and generation_flows.py, one module per kind; the
+write-then-label round that rephrase and new_question share for both kinds is augment.py.
 
 Items are planned in a fixed order, round by round, and a round never plans more items than the remaining budget
 pays for at full cost (generation + labeling + verification). Items that fail early (an unparsable rewrite) leave
@@ -145,14 +146,3 @@ class Strategy(ABC):
             verifier.verify(new_rows, ctx)
             rows.extend(new_rows)
             next_item += n
-
-
-def label_rows(ctx: GenerationContext, rows: list[SyntheticRow], keys: list[str]) -> None:
-    """Ask the teacher to label each row's text (one query each) and record label and status."""
-    if not rows:
-        return
-    prompts = [ctx.label_prompt(r.text, k) for r, k in zip(rows, keys, strict=True)]
-    for row, query in zip(rows, ctx.teacher.ask(prompts, ctx.label_params, "label"), strict=True):
-        row.queries.append(query)
-        row.label, row.parse_status = ctx.prompts.parse_label(query.text)
-        row.kept = row.label is not None

@@ -6,7 +6,10 @@ Every row keeps all its queries (augmenter and teacher) and its raw text when a 
 """
 from __future__ import annotations
 
-from sgen.records import Example, GenerationParams, QueryRecord, SyntheticRow, TaskData
+from abc import abstractmethod
+
+from sgen.records import Example, GenerationParams, Messages, QueryRecord, SyntheticRow, TaskData
+from sgen.strategies.augment import AugmentThenLabel, Draft
 from sgen.strategies.base import Flow, GenerationContext
 
 
@@ -67,54 +70,61 @@ class AnswerPool(Flow):
         return rows
 
 
-class RephraseQuestions(Flow):
+class _AnswerWritten(AugmentThenLabel):
+    """The teacher answers each question the augmenter wrote from a seed question (never shown its own question)."""
+
+    key_tag: str
+
+    def drafts(self, ctx: GenerationContext, items: range) -> list[Draft]:
+        return [Draft(i, self.prompt(ctx, source), sample, source, self.target(ctx, source))
+                for i, (source, sample) in zip(items, _seed_items(ctx.data, items), strict=True)]
+
+    @abstractmethod
+    def prompt(self, ctx: GenerationContext, source: Example) -> Messages:
+        """The augmenter's prompt for a seed question."""
+
+    def target(self, ctx: GenerationContext, source: Example) -> str | None:
+        return None
+
+    def parse(self, ctx: GenerationContext, text: str, draft: Draft) -> tuple[str | None, str]:
+        return ctx.prompts.parse_question(text, draft.source.text)
+
+    def label(self, ctx: GenerationContext, rows: list[SyntheticRow], drafts: list[Draft]) -> None:
+        answer_rows(ctx, rows, [f"{d.source.id}:{self.key_tag}:{d.sample}" for d in drafts],
+                    [d.source.id for d in drafts])
+
+
+class RephraseQuestions(_AnswerWritten):
     """rephrase: the augmenter rewrites a seed question (same meaning and answer); the teacher answers it."""
 
+    strategy = purpose = key_tag = "rephrase"
     base_cost = 2  # rewrite + answer
 
-    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
-        sources = _seed_items(ctx.data, items)
-        prompts = [ctx.prompts.rephrase(q) for q, _ in sources]
-        queries = ctx.augmenter.ask(prompts, ctx.text_params, "rephrase", [s for _, s in sources])
-        rows = []
-        for (source, sample), query in zip(sources, queries, strict=True):
-            text, status = ctx.prompts.parse_question(query.text, source.text)
-            # The seed's gold number is the answer a faithful rewrite keeps: a target, never shown to the teacher.
-            rows.append(SyntheticRow(text=text or query.text, label=None, strategy="rephrase", parse_status=status,
-                                     source_id=source.id, target_label=ctx.answer_key(source.label),
-                                     queries=[query], kept=text is not None, sample_index=sample))
-        ok = [r for r in rows if r.kept]
-        answer_rows(ctx, ok, [f"{r.source_id}:rephrase:{r.sample_index}" for r in ok], [r.source_id for r in ok])
-        return rows
+    def prompt(self, ctx: GenerationContext, source: Example) -> Messages:
+        return ctx.prompts.rephrase(source)
+
+    def target(self, ctx: GenerationContext, source: Example) -> str | None:
+        # The seed's gold number is the answer a faithful rewrite keeps: a target, never shown to the teacher.
+        return ctx.answer_key(source.label)
 
 
-class NewQuestions(Flow):
+class NewQuestions(_AnswerWritten):
     """new_question: the augmenter writes a new question from a seed question (a different answer), optionally
     checks it is well formed and answerable (one more augmenter query), and the teacher answers it."""
+
+    strategy = purpose = "new_question"
+    key_tag = "new"
 
     def __init__(self, check_answerable: bool = False) -> None:
         self.check_answerable = check_answerable
         self.base_cost = 3 if check_answerable else 2
 
-    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
-        sources = _seed_items(ctx.data, items)
-        prompts = [ctx.prompts.new_question(q) for q, _ in sources]
-        queries = ctx.augmenter.ask(prompts, ctx.text_params, "new_question", [s for _, s in sources])
-        rows = []
-        for (source, sample), query in zip(sources, queries, strict=True):
-            text, status = ctx.prompts.parse_question(query.text, source.text)
-            rows.append(SyntheticRow(text=text or query.text, label=None, strategy="new_question",
-                                     parse_status=status, source_id=source.id, queries=[query],
-                                     kept=text is not None, sample_index=sample))
-        if self.check_answerable:
-            self._check(ctx, [r for r in rows if r.kept])
-        ok = [r for r in rows if r.kept]
-        answer_rows(ctx, ok, [f"{r.source_id}:new:{r.sample_index}" for r in ok], [r.source_id for r in ok])
-        return rows
+    def prompt(self, ctx: GenerationContext, source: Example) -> Messages:
+        return ctx.prompts.new_question(source)
 
-    def _check(self, ctx: GenerationContext, rows: list[SyntheticRow]) -> None:
+    def screen(self, ctx: GenerationContext, rows: list[SyntheticRow]) -> None:
         """Greedy yes/no from the augmenter; a 'no' or no verdict drops the row before the teacher pays for it."""
-        if not rows:
+        if not self.check_answerable or not rows:
             return
         params = GenerationParams(max_new_tokens=8, temperature=0.0, top_p=1.0)
         queries = ctx.augmenter.ask([ctx.prompts.check_question(r.text) for r in rows], params, "check_question")

@@ -4,23 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sgen.records import SyntheticRow, TaskData
-from sgen.strategies.base import Flow, GenerationContext, Strategy, label_rows
+from sgen.strategies.base import Flow, Strategy
+from sgen.strategies.classification_flows import AnnotateInputs
 from sgen.strategies.generation_flows import AnswerAugmentation
-
-
-class AnnotateInputs(Flow):
-    """Classification: the teacher labels each unlabeled input once (1 query per row)."""
-
-    def capacity(self, data: TaskData) -> int:
-        return len(data.unlabeled)
-
-    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
-        inputs = [ctx.data.unlabeled[i] for i in items]
-        rows = [SyntheticRow(text=e.text, label=None, strategy="annotate", parse_status="pending", source_id=e.id)
-                for e in inputs]
-        label_rows(ctx, rows, [e.id for e in inputs])
-        return rows
 
 
 class NewAnswer(Strategy):
