@@ -16,8 +16,8 @@ import torch
 from sgen.models import materialize, resolve_model
 from sgen.records import Example, Messages
 from sgen.students.base import Student, StudentResult
-from sgen.students.sft import (FINETUNE_METHODS, LoRASettings, TrainSettings, apply_finetune, causal_features, fit_sft,
-                               render_prompt)
+from sgen.students.settings import LoRASettings, TrainSettings
+from sgen.students.sft import FINETUNE_METHODS, apply_finetune, causal_features, fit_sft, render_prompt
 
 log = logging.getLogger(__name__)
 

@@ -18,37 +18,15 @@ from torch import nn
 from torch.utils.data import DataLoader
 from transformers import get_cosine_schedule_with_warmup
 
-from sgen.devices import lightning_precision
 from sgen.students.lightning_loop import make_trainer
 from sgen.students.optim import adamw
+from sgen.students.settings import LoRASettings, TrainSettings
 from sgen.records import Messages
 
 log = logging.getLogger(__name__)
 
 IGNORE = -100  # label of positions that do not count in the loss
 FINETUNE_METHODS = ("lora", "full")
-
-
-@dataclass(frozen=True)
-class LoRASettings:
-    """PEFT LoRA hyper-parameters. target_modules None lets PEFT pick its default for the architecture
-    (llama: q_proj, v_proj; gpt2: c_attn; t5: q, v); "all-linear" adapts every linear layer."""
-
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    target_modules: tuple[str, ...] | str | None = None
-
-    @classmethod
-    def from_config(cls, cfg) -> LoRASettings:
-        cfg = dict(cfg or {})
-        unknown = set(cfg) - {"r", "alpha", "dropout", "target_modules"}
-        if unknown:
-            raise ValueError(f"unknown LoRA settings {sorted(unknown)}; valid: r, alpha, dropout, target_modules")
-        targets = cfg.get("target_modules")
-        if targets is not None and not isinstance(targets, str):
-            cfg["target_modules"] = tuple(targets)
-        return cls(**cfg)
 
 
 def apply_finetune(model: nn.Module, method: str, lora: LoRASettings | None, task_type: str) -> nn.Module:
@@ -157,27 +135,6 @@ class SFTModule(pl.LightningModule):
         # optimizer step at lr 0.
         scheduler = get_cosine_schedule_with_warmup(optimizer, int(self.hparams.warmup_ratio * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """How long and how fast to train; shared by the students and the teacher fine-tuning."""
-
-    epochs: int = 3
-    min_steps: int = 0  # optimizer steps at least, so a tiny seed set still gets enough updates
-    batch_size: int = 8
-    grad_accum: int = 1
-    lr: float = 2e-4
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.03
-    precision: str = "auto"  # bf16-mixed on bf16 GPUs and bf16 CPUs, else 16-mixed / 32-true; any Lightning string
-    accelerator: str = "auto"
-    progress: bool = False
-
-    @property
-    def resolved_precision(self) -> str:
-        """What 'auto' means on this machine: cache keys must hold this, not 'auto'."""
-        return lightning_precision(self.precision, self.accelerator)
 
 
 @dataclass

@@ -11,13 +11,13 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from sgen.devices import lightning_precision
 from sgen.models import materialize, resolve_model
 from sgen.records import Example
 from sgen.students.base import Student, StudentResult
 from sgen.students.batching import LengthGroupedBatchSampler, length_order, restore_order
 from sgen.students.classifier import EncoderClassifier
 from sgen.students.lightning_loop import make_trainer
+from sgen.students.settings import TrainSettings
 from sgen.students.metrics import accuracy, macro_f1
 
 log = logging.getLogger(__name__)
@@ -37,19 +37,20 @@ class ClassifierStudent(Student):
         self.model = model
         self.source = None if tiny is not None else resolve_model(model, bundled_package, bundled_path)
         self.tiny = tiny
-        self.max_length, self.batch_size, self.eval_batch_size = max_length, batch_size, eval_batch_size
-        self.lr, self.epochs, self.min_steps = lr, epochs, min_steps
-        self.weight_decay, self.warmup_ratio = weight_decay, warmup_ratio
-        self.precision, self.accelerator, self.progress = precision, accelerator, progress
+        self.max_length, self.eval_batch_size = max_length, eval_batch_size
+        self.train_settings = TrainSettings(epochs=epochs, min_steps=min_steps, batch_size=batch_size, lr=lr,
+                                            weight_decay=weight_decay, warmup_ratio=warmup_ratio,
+                                            precision=precision, accelerator=accelerator, progress=progress)
         # Resolved once here: the fingerprint must tell an fp32 run from a bf16 one, whatever 'auto' meant.
-        self.resolved_precision = lightning_precision(precision, accelerator)
+        self.resolved_precision = self.train_settings.resolved_precision
         self.group_by_length = group_by_length
 
     def fingerprint(self) -> dict[str, Any]:
         """Settings that change the trained model (for the seed-only score cache)."""
-        return {"model": self.model, "tiny": self.tiny, "max_length": self.max_length, "batch_size": self.batch_size,
-                "lr": self.lr, "epochs": self.epochs, "min_steps": self.min_steps, "wd": self.weight_decay,
-                "warmup": self.warmup_ratio, "precision": self.resolved_precision,
+        train = self.train_settings
+        return {"model": self.model, "tiny": self.tiny, "max_length": self.max_length, "batch_size": train.batch_size,
+                "lr": train.lr, "epochs": train.epochs, "min_steps": train.min_steps, "wd": train.weight_decay,
+                "warmup": train.warmup_ratio, "precision": self.resolved_precision,
                 "group_by_length": self.group_by_length}
 
     def _build(self):
@@ -71,11 +72,14 @@ class ClassifierStudent(Student):
         encoder, tokenizer = self._build()
         label_ids = {lab: i for i, lab in enumerate(labels)}
         collate = _Collate(tokenizer, self.max_length, label_ids)
-        module = EncoderClassifier(encoder, len(labels), self.lr, self.weight_decay, self.warmup_ratio)
+        train_settings = self.train_settings
+        module = EncoderClassifier(encoder, len(labels), train_settings.lr, train_settings.weight_decay,
+                                   train_settings.warmup_ratio)
         loader = self._train_loader(list(train), collate, seed)
         trainer = make_trainer(
-            max_epochs=max(self.epochs, math.ceil(self.min_steps / max(len(loader), 1))),
-            accelerator=self.accelerator, precision=self.resolved_precision, progress=self.progress,
+            max_epochs=max(train_settings.epochs, math.ceil(train_settings.min_steps / max(len(loader), 1))),
+            accelerator=train_settings.accelerator, precision=self.resolved_precision,
+            progress=train_settings.progress,
             loggers=loggers, callbacks=callbacks, deterministic=False,
         )
         t0 = time.perf_counter()
@@ -94,9 +98,9 @@ class ClassifierStudent(Student):
 
     def _train_loader(self, train: list[Example], collate: _Collate, seed: int) -> DataLoader:
         if not self.group_by_length:
-            return DataLoader(train, batch_size=self.batch_size, shuffle=True, collate_fn=collate,
+            return DataLoader(train, batch_size=self.train_settings.batch_size, shuffle=True, collate_fn=collate,
                               generator=torch.Generator().manual_seed(seed))
-        sampler = LengthGroupedBatchSampler(collate.lengths(train), self.batch_size, seed)
+        sampler = LengthGroupedBatchSampler(collate.lengths(train), self.train_settings.batch_size, seed)
         return DataLoader(train, batch_sampler=sampler, collate_fn=collate)
 
     def _predict(self, trainer: pl.Trainer, module: EncoderClassifier, test: list[Example],

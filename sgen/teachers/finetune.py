@@ -21,7 +21,8 @@ from sgen.assets import cache_root
 from sgen.cache_keys import cache_key, content_digest
 from sgen.config import finetune_off
 from sgen.records import Example
-from sgen.students.sft import LoRASettings, TrainSettings, apply_finetune, causal_features, fit_sft
+from sgen.students.settings import LoRASettings, TrainSettings
+from sgen.students.sft import apply_finetune, causal_features, fit_sft
 
 log = logging.getLogger(__name__)
 

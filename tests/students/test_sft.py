@@ -10,7 +10,8 @@ import torch
 from sgen.students.base import StudentResult
 from sgen.students.generative import GenerativeStudent, generate_causal
 from sgen.students.seq2seq import Seq2SeqStudent, generate_seq2seq
-from sgen.students.sft import IGNORE, PadCollator, TrainSettings, fit_sft
+from sgen.students.settings import TrainSettings
+from sgen.students.sft import IGNORE, PadCollator, fit_sft
 
 LLAMA = dict(arch="llama", hidden_size=32, layers=2, seed=0)
 GPT2 = dict(arch="gpt2", hidden_size=32, layers=2, seed=0)
