@@ -28,7 +28,7 @@ from sgen.run import generation_context, prepare, seed_only_path, shares_results
 from sgen.synthetic_stats import synthetic_examples
 from sgen.teachers.finetune import adapter_key, device_accelerator
 from sgen.teachers.hf import HFTeacher
-from sgen.teachers.pricing import backend_cost, run_cost
+from sgen.teachers.pricing import backend_cost, run_cost, total
 from sgen.throughput import (backend_batch_size, backend_setup, params_key, setup_id, student_setup,
                              training_work)
 
@@ -49,8 +49,8 @@ class JobQueries:
     completion_tokens: int
     paid_prompt_tokens: int
     paid_completion_tokens: int
-    cost_usd: float  # list price of the queries used, as metrics.json reports it
-    cost_usd_paid: float  # what the paid queries cost
+    cost_usd: float | None  # list price of the queries used, as metrics.json reports it (None: price unknown)
+    cost_usd_paid: float | None  # what the paid queries cost
     rows: int
     n_seed: int
     n_train: int
@@ -178,7 +178,7 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
     cached = (cache.stored_hits - hits_before) if cache is not None else 0
 
     backends = {teacher_sid: teacher, augmenter_sid: augmenter}
-    paid_cost = sum(backend_cost(backends[c.setup], c.prompt_tokens, c.completion_tokens) for c in calls)
+    paid_cost = total(backend_cost(backends[c.setup], c.prompt_tokens, c.completion_tokens) for c in calls)
     n_train = len(data.seed) + len(synthetic_examples(rows, data))
     seed_only_cached = False  # with cache.enabled=false every run trains its own
     if shares_results(cfg):

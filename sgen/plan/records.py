@@ -7,6 +7,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from sgen.plan.dry_run import JobQueries
+from sgen.teachers.pricing import total as cost_total
 
 #: Stages in run order; `other` is writing the synthetic set plus the job's own overhead (Hydra, metrics, status).
 STAGES = ("load", "finetune_teacher", "generate", "train_seed_only", "train", "eval", "other")
@@ -68,8 +69,8 @@ class Plan:
         startup = self.startup_seconds if run else 0.0
         return {"jobs": len(self.jobs), "to_run": len(run), "done": sum(j.status == DONE for j in self.jobs),
                 "failing": sum(j.status == FAILS for j in self.jobs), **total,
-                "cost_usd_paid": sum(j.queries.cost_usd_paid for j in run),
-                "cost_usd_list": sum(j.queries.cost_usd for j in run),
+                "cost_usd_paid": cost_total(j.queries.cost_usd_paid for j in run),
+                "cost_usd_list": cost_total(j.queries.cost_usd for j in run),
                 "seconds": {"startup": startup, **stages}, "seconds_total": startup + sum(stages.values())}
 
     def to_json(self) -> dict[str, Any]:

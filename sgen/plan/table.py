@@ -11,9 +11,17 @@ _SHORT = {"load": "load", "finetune_teacher": "tune", "generate": "gen", "train_
           "train": "train", "eval": "eval", "other": "other"}
 
 
-def usd(value: float) -> str:
-    """Dollars with the cents that matter: small sums keep four decimals (a tiny sweep costs fractions of a cent)."""
+def usd(value: float | None) -> str:
+    """Dollars with the cents that matter: small sums keep four decimals (a tiny sweep costs fractions of a cent);
+    '?' where a backend's price is unknown."""
+    if value is None:
+        return "?"
     return f"{value:,.2f}" if value >= 1 or value == 0 else f"{value:.4f}"
+
+
+def dollars(value: float | None) -> str:
+    return "an unknown sum (no price for a backend: set teacher.backend.price_per_million_*)" if value is None \
+        else f"${usd(value)}"
 
 
 def hms(seconds: float) -> str:
@@ -51,8 +59,8 @@ def format_plan(plan: Plan) -> str:
              *([f"Every job: {' '.join(common)}"] if common else []), "", *_aligned(head, rows), ""]
     lines += [f"Total: {t['paid']:,} queries to pay of {t['used']:,} used ({t['cached']:,} in the cache, "
               f"{t['reused']:,} reused within the sweep); {t['paid_prompt_tokens']:,} prompt + "
-              f"{t['paid_completion_tokens']:,} completion tokens to generate; ${usd(t['cost_usd_paid'])} to pay "
-              f"(${usd(t['cost_usd_list'])} at list price for every query used).",
+              f"{t['paid_completion_tokens']:,} completion tokens to generate; {dollars(t['cost_usd_paid'])} to pay "
+              f"({dollars(t['cost_usd_list'])} at list price for every query used).",
               f"Wall time, jobs one after another: {hms(t['seconds_total'])} (start-up "
               f"{t['seconds']['startup']:.0f} s, " + ", ".join(f"{s} {t['seconds'][s]:.0f} s" for s in stages) + ")."]
     notes = sorted({n for job in plan.jobs for n in job.notes if job.status == RUN})

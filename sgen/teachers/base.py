@@ -57,6 +57,11 @@ class Teacher(ABC):
     def load(self) -> None:  # noqa: B027 - optional hook
         """Load weights or open connections; called once before the first generate."""
 
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """USD for these tokens; local weights cost no money per query. A served backend returns its price, or
+        None when the price is unknown."""
+        return 0.0
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what load() took (weights, engines, connections); a later load() takes them again."""
 

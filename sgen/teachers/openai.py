@@ -26,6 +26,7 @@ from sgen.teachers.background_loop import BackgroundLoop
 from sgen.teachers.base import ResultHook, Teacher, default_seeds, with_partial
 from sgen.teachers.http_retry import (RetryPolicy, TeacherRequestError, TransientError, is_retryable_status,
                                       parse_retry_after, redact)
+from sgen.teachers.pricing import list_price
 from sgen.teachers.rate_limit import RateLimits
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,8 @@ class OpenAITeacher(Teacher):
         max_wait: float = 120.0,
         requests_per_minute: float | None = None,
         tokens_per_minute: float | None = None,
-        price_per_million_prompt_tokens: float = 0.0,
-        price_per_million_completion_tokens: float = 0.0,
+        price_per_million_prompt_tokens: float | None = None,
+        price_per_million_completion_tokens: float | None = None,
         max_tokens_field: str = "max_tokens",
         send_seed: bool = True,
         check_connection: bool = True,
@@ -79,8 +80,10 @@ class OpenAITeacher(Teacher):
         self.retry = RetryPolicy(int(max_retries), float(backoff_base), float(backoff_max), float(max_wait))
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
-        self.price = {"prompt": float(price_per_million_prompt_tokens),
-                      "completion": float(price_per_million_completion_tokens)}
+        # Configured prices win; else the shipped list price of this model on its provider's API; else unknown.
+        prices = (price_per_million_prompt_tokens, price_per_million_completion_tokens)
+        known = list_price(self.base_url, model) if prices == (None, None) else prices
+        self.price = None if known is None else {"prompt": float(known[0]), "completion": float(known[1])}
         self.max_tokens_field = max_tokens_field
         self.send_seed = send_seed
         self.check_connection = check_connection
@@ -100,7 +103,9 @@ class OpenAITeacher(Teacher):
         return f"OpenAITeacher(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
 
     # -- cost ------------------------------------------------------------------------------------------------------
-    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        if self.price is None:
+            return None
         return (prompt_tokens * self.price["prompt"] + completion_tokens * self.price["completion"]) / 1e6
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
@@ -118,6 +123,9 @@ class OpenAITeacher(Teacher):
             self._runner.run(self._check_server())
         log.info("teacher %s at %s: concurrency %d, timeout %gs, %d retries%s", self.model_id, self.base_url,
                  self.concurrency, self.timeout, self.retry.max_retries, _limits_note(self))
+        if self.price is None:
+            log.info("no known price for %s at %s: cost_usd stays null (set teacher.backend.price_per_million_"
+                     "prompt_tokens and _completion_tokens to price it)", self.model, self.base_url)
 
     def close(self) -> None:
         if self._runner is not None:
@@ -296,8 +304,8 @@ def _limits_note(teacher: OpenAITeacher) -> str:
     return f", limits {', '.join(parts)}" if parts else ""
 
 
-def _validate(base_url: str, concurrency: int, timeout: float, max_tokens_field: str, price_prompt: float,
-              price_completion: float, rpm: float | None, tpm: float | None) -> None:
+def _validate(base_url: str, concurrency: int, timeout: float, max_tokens_field: str, price_prompt: float | None,
+              price_completion: float | None, rpm: float | None, tpm: float | None) -> None:
     if not base_url.startswith(("http://", "https://")):
         raise ValueError(f"teacher.backend.base_url must start with http:// or https://, got {base_url!r}")
     if concurrency < 1:
@@ -306,7 +314,10 @@ def _validate(base_url: str, concurrency: int, timeout: float, max_tokens_field:
         raise ValueError(f"teacher.backend.timeout must be > 0 seconds, got {timeout}")
     if max_tokens_field not in MAX_TOKENS_FIELDS:
         raise ValueError(f"teacher.backend.max_tokens_field={max_tokens_field!r}; valid: {', '.join(MAX_TOKENS_FIELDS)}")
-    if price_prompt < 0 or price_completion < 0:
+    if (price_prompt is None) != (price_completion is None):
+        raise ValueError("set both teacher.backend.price_per_million_prompt_tokens and "
+                         "price_per_million_completion_tokens, or neither (null: the shipped list price, if any)")
+    if price_prompt is not None and (price_prompt < 0 or price_completion < 0):
         raise ValueError(f"prices per million tokens must be >= 0, got {price_prompt} and {price_completion}")
     for name, value in (("requests_per_minute", rpm), ("tokens_per_minute", tpm)):
         if value is not None and value <= 0:

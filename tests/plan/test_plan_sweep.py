@@ -132,7 +132,8 @@ def test_a_priced_backend_is_priced_without_contacting_it(tiny_cfg, tmp_path, mo
     monkeypatch.setenv("SGEN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(OpenAITeacher, "load", lambda self: pytest.fail("the plan contacted the server"))
     cfg = tiny_cfg("teacher=openai", "teacher.backend.base_url=http://127.0.0.1:9/v1", "strategy=new_answer",
-                   "budget.queries=30", "task.seed_size=25")
+                   "budget.queries=30", "task.seed_size=25", "teacher.backend.price_per_million_prompt_tokens=0.15",
+                   "teacher.backend.price_per_million_completion_tokens=0.60")
     plan = plan_jobs([cfg], probe="false")
     q = plan.jobs[0].queries
     assert q.paid == 30 and q.paid_prompt_tokens > 0 and q.paid_completion_tokens == 30 * 8  # max_new_tokens
@@ -142,3 +143,13 @@ def test_a_priced_backend_is_priced_without_contacting_it(tiny_cfg, tmp_path, mo
     assert f"${expected:.4f} to pay" in text and "times unknown" in text
     assert not (tmp_path / "cache" / "rates.jsonl").exists()  # probe=false: nothing measured, nothing written
     assert not rates_path().exists() or RateBook.load().records == []
+
+
+def test_an_unpriced_server_is_planned_at_an_unknown_cost(tiny_cfg, tmp_path, monkeypatch):
+    monkeypatch.setenv("SGEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(OpenAITeacher, "load", lambda self: pytest.fail("the plan contacted the server"))
+    cfg = tiny_cfg("teacher=openai", "teacher.backend.base_url=http://127.0.0.1:9/v1", "strategy=new_answer",
+                   "budget.queries=30", "task.seed_size=25")
+    plan = plan_jobs([cfg], probe="false")
+    assert plan.jobs[0].queries.cost_usd_paid is None and plan.totals()["cost_usd_paid"] is None
+    assert "an unknown sum" in format_plan(plan)

@@ -29,6 +29,9 @@ def test_openai_run_survives_faults_books_exactly_what_was_served_and_never_leak
             "teacher=openai", f"teacher.backend.base_url={server.base_url}", f"teacher.backend.api_key_env={KEY_ENV}",
             "teacher.backend.timeout=2.0", "teacher.backend.max_retries=12", "teacher.backend.backoff_base=0.02",
             "teacher.backend.backoff_max=0.2", "teacher.backend.concurrency=8",
+            # A local server has no list price: this run prices it as if it were gpt-4o-mini's API.
+            "teacher.backend.price_per_million_prompt_tokens=0.15",
+            "teacher.backend.price_per_million_completion_tokens=0.60",
             "student=tiny", "strategy=new_answer", "budget=100q", "logger=wandb", "progress=false", "task.test_size=200",
             "task.unlabeled_size=2000", f"hydra.run.dir={run_dir}",
             env={KEY_ENV: KEY, "SGEN_CACHE_DIR": str(cache_dir), "WANDB_MODE": "offline"}, timeout=300)
@@ -46,7 +49,7 @@ def test_openai_run_survives_faults_books_exactly_what_was_served_and_never_leak
     # The server's keyword labels are valid labels: every annotation parses and is kept.
     assert metrics["n_synthetic"] == 100 and metrics["parse_failure_rate"] == 0.0
 
-    # Cost at the configured list prices (conf/teacher/openai.yaml: $0.15 / $0.60 per million tokens).
+    # Cost at the configured prices ($0.15 / $0.60 per million tokens).
     expected = (served.ok_prompt_tokens * 0.15 + served.ok_completion_tokens * 0.60) / 1e6
     assert metrics["cost_usd"] == pytest.approx(expected)
     assert metrics["cost_usd_by_role"]["teacher"] == pytest.approx(expected)

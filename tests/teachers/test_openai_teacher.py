@@ -11,6 +11,7 @@ from sgen.budget import MeteredTeacher, QueryLedger
 from sgen.records import GenerationParams
 from sgen.teachers.http_retry import RetryPolicy, TeacherRequestError, parse_retry_after, redact
 from sgen.teachers.openai import OpenAITeacher
+from sgen.teachers.hf import tiny_teacher
 from sgen.teachers.pricing import run_cost
 from sgen.teachers.rate_limit import TokenBucket
 from tests.teachers.fault_server import FAULTS, FaultServer, reply_for
@@ -256,16 +257,37 @@ def test_cost_from_prices_and_by_role():
     assert teacher.cost_usd(2_000, 1_000) == pytest.approx(0.0003 + 0.0006)
     summary = {"prompt_tokens_by_role": {"teacher": 1000, "verifier": 3000, "augmenter": 500},
                "completion_tokens_by_role": {"teacher": 100, "verifier": 300, "augmenter": 50}}
-    local = object()  # a backend without prices (local transformers) costs nothing
+    local = tiny_teacher()  # local weights cost no money per query
     cost = run_cost(summary, {"teacher": teacher, "verifier": teacher, "augmenter": local})
     assert cost["cost_usd_by_role"] == pytest.approx({"teacher": 0.00021, "verifier": 0.00063, "augmenter": 0.0})
     assert cost["cost_usd"] == pytest.approx(0.00084)
 
 
+def test_prices_only_where_they_are_known():
+    # The shipped list price applies to the model on its provider's API, nowhere else.
+    hosted = OpenAITeacher(model="gpt-4o-mini")
+    assert hosted.cost_usd(1_000_000, 1_000_000) == pytest.approx(0.75)
+    local = OpenAITeacher(model="gpt-4o-mini", base_url="http://127.0.0.1:8000/v1")
+    unknown = OpenAITeacher(model="my-model")
+    assert local.cost_usd(1000, 100) is None and unknown.cost_usd(1000, 100) is None
+    summary = {"prompt_tokens_by_role": {"teacher": 1000, "verifier": 0, "augmenter": 500},
+               "completion_tokens_by_role": {"teacher": 100, "verifier": 0, "augmenter": 50}}
+    cost = run_cost(summary, {"teacher": local, "verifier": local, "augmenter": hosted})
+    # Unknown where tokens were spent at an unknown price; a role that spent nothing cost nothing.
+    assert cost["cost_usd"] is None and cost["cost_usd_by_role"]["teacher"] is None
+    assert cost["cost_usd_by_role"]["verifier"] == 0.0 and cost["cost_usd_by_role"]["augmenter"] > 0
+    priced = OpenAITeacher(model="my-model", base_url="http://127.0.0.1:8000/v1",
+                           price_per_million_prompt_tokens=1.0, price_per_million_completion_tokens=2.0)
+    assert priced.cost_usd(1_000_000, 1_000_000) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="set both"):
+        OpenAITeacher(model="m", price_per_million_prompt_tokens=1.0)
+
+
 @pytest.mark.parametrize("bad, message", [
     (dict(base_url="ftp://x"), "base_url"), (dict(concurrency=0), "concurrency"), (dict(timeout=0), "timeout"),
     (dict(max_tokens_field="max_new"), "max_completion_tokens"), (dict(requests_per_minute=0), "requests_per_minute"),
-    (dict(price_per_million_prompt_tokens=-1), "prices"), (dict(max_retries=-1), "max_retries"),
+    (dict(price_per_million_prompt_tokens=-1, price_per_million_completion_tokens=0), "prices"),
+    (dict(max_retries=-1), "max_retries"),
 ])
 def test_bad_settings_fail_at_construction(bad, message):
     with pytest.raises(ValueError, match=message):
