@@ -5,7 +5,7 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ class JobFiles:
     config: dict[str, Any]
     choices: dict[str, Any]
     overrides: list[str]
+    damaged: list[str] = field(default_factory=list)  # "<file>: <why it cannot be read>", one per damaged file
 
 
 def find_job_dirs(sweep_dir: Path) -> list[Path]:
@@ -54,28 +55,42 @@ def _natural_key(text: str) -> list:
 
 
 def read_job(path: Path) -> JobFiles:
-    hydra_cfg = _read_yaml(path / ".hydra" / "hydra.yaml").get("hydra", {})
-    config = _read_yaml(path / "config_resolved.yaml") or _read_yaml(path / ".hydra" / "config.yaml")
-    return JobFiles(path=path, status=_read_json(path / "status.json"), metrics=_read_json(path / "metrics.json"),
-                    config=config, choices=dict(hydra_cfg.get("runtime", {}).get("choices", {}) or {}),
-                    overrides=list(_read_yaml(path / ".hydra" / "overrides.yaml") or []))
+    """A job's files; one that cannot be read, or does not hold what it should, is recorded as damaged (the
+    report lists the job with the file and the reason) and read as missing."""
+    damaged: list[str] = []
 
+    def read(name: str, parse, shape: type, empty):
+        file = path / name
+        if not file.exists():
+            return empty
+        try:
+            value = parse(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            damaged.append(f"{name}: unreadable ({type(exc).__name__}: {reason})")
+            return empty
+        if value is None:  # an empty YAML file
+            return empty
+        if not isinstance(value, shape):
+            damaged.append(f"{name}: holds a {type(value).__name__}, not a {shape.__name__}")
+            return empty
+        return value
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        log.warning("%s is not valid JSON (%s); treating it as missing", path, exc)
-        return None
-
-
-def _read_yaml(path: Path) -> Any:
-    if not path.exists():
-        return {}
-    # Hydra's own files hold no custom tags, but interpolations in unresolved configs stay as strings.
-    return yaml.safe_load(path.read_text()) or {}
+    hydra_cfg = read(".hydra/hydra.yaml", yaml.safe_load, dict, {}).get("hydra", {})
+    config = read("config_resolved.yaml", yaml.safe_load, dict, {}) or read(".hydra/config.yaml", yaml.safe_load,
+                                                                            dict, {})
+    status = read("status.json", json.loads, dict, None)
+    if status is not None and "status" not in status:
+        damaged.append("status.json: has no 'status' field")
+        status = None
+    choices = ((hydra_cfg.get("runtime") or {}) if isinstance(hydra_cfg, dict) else {}).get("choices") or {}
+    job = JobFiles(path=path, status=status, metrics=read("metrics.json", json.loads, dict, None), config=config,
+                   choices=dict(choices), overrides=[str(o) for o in read(".hydra/overrides.yaml", yaml.safe_load,
+                                                                              list, [])],
+                   damaged=damaged)
+    for problem in damaged:
+        log.warning("job %s: %s", path, problem)
+    return job
 
 
 def job_row(job: JobFiles, sweep_dir: Path) -> dict[str, Any]:
@@ -95,6 +110,8 @@ def job_row(job: JobFiles, sweep_dir: Path) -> dict[str, Any]:
 
 
 def _status(job: JobFiles) -> dict[str, Any]:
+    if job.damaged:  # never "ok": what the job recorded cannot be trusted or placed
+        return {"status": "damaged", "error": "; ".join(job.damaged)}
     if job.status is None:
         # Still running, killed, or written by an older sgen: say so rather than drop the job.
         return {"status": "ok" if job.metrics else "incomplete", "error": None}
