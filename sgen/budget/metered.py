@@ -159,6 +159,6 @@ class MeteredTeacher:
             self.cache.release([k for k in keys if k not in arrived and k not in stored])
             raise
         rest = {k: c for k, c in zip(keys, completions, strict=True) if k not in stored}
-        if rest:  # backends that answer a whole call at once (served and vLLM teachers)
+        if rest:  # backends that answer a whole call at once (vLLM's offline engine)
             stored.update(self.cache.put_many(model_id, rest))
         return stored

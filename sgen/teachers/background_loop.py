@@ -7,11 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+_DONE = object()
+
+
+async def _then_mark_done(coro: Coroutine[Any, Any, T], events: queue.SimpleQueue) -> T:
+    try:
+        return await coro
+    finally:
+        events.put(_DONE)
 
 
 class BackgroundLoop:
@@ -25,10 +36,19 @@ class BackgroundLoop:
     def usable(self) -> bool:
         return self.pid == os.getpid() and self._thread.is_alive() and not self.loop.is_closed()
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the loop and wait for its result; an interrupt (Ctrl-C) cancels it."""
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+    def run(self, coro: Coroutine[Any, Any, T], events: queue.SimpleQueue | None = None,
+            on_event: Callable[[Any], None] | None = None) -> T:
+        """Run a coroutine on the loop and wait for its result; an interrupt (Ctrl-C) cancels it. With `events`,
+        whatever the coroutine puts there is handed to `on_event` on this (the calling) thread as it arrives, so
+        the handler may use objects bound to this thread (a SQLite connection)."""
+        if events is None:
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        else:
+            future = asyncio.run_coroutine_threadsafe(_then_mark_done(coro, events), self.loop)
         try:
+            if events is not None:
+                while (event := events.get()) is not _DONE:
+                    on_event(event)
             return future.result()
         except BaseException:
             future.cancel()

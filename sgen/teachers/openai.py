@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import random
 import time
 import weakref
@@ -160,25 +161,37 @@ class OpenAITeacher(Teacher):
     # -- generation ------------------------------------------------------------------------------------------------
     def generate(self, prompts: Sequence[Messages], params: GenerationParams,
                  seeds: Sequence[int] | None = None, on_result: ResultHook | None = None) -> list[Completion]:
-        """Answers arrive on the event-loop thread; they are handed back together at the end of the call (answers
-        that arrived before a failure ride on the error, see `with_partial`), so `on_result` is not called."""
+        """Each answer is reported through `on_result` (on the calling thread) the moment its request completes, so
+        the query cache commits it then: a kill mid-call loses only the requests still in flight. Answers that
+        arrived before a failure also ride on the error (`with_partial`)."""
         if not prompts:
             return []
         seeds = default_seeds(prompts, seeds)
         if self._runner is None or not self._runner.usable:
             self.load()
         before = self.stats.retries
-        completions = self._runner.run(self._generate_all(list(prompts), params, seeds))
+        if on_result is None:
+            completions = self._runner.run(self._generate_all(list(prompts), params, seeds))
+        else:
+            arrived: queue.SimpleQueue = queue.SimpleQueue()
+            completions = self._runner.run(self._generate_all(list(prompts), params, seeds, arrived), arrived,
+                                           lambda event: on_result(*event))
         if self.stats.retries > before:
             log.info("%d queries done after %d retries (so far by reason: %s)", len(prompts),
                      self.stats.retries - before, dict(self.stats.failures))
         return completions
 
-    async def _generate_all(self, prompts: list[Messages], params: GenerationParams,
-                            seeds: list[int]) -> list[Completion]:
+    async def _generate_all(self, prompts: list[Messages], params: GenerationParams, seeds: list[int],
+                            arrived: queue.SimpleQueue | None = None) -> list[Completion]:
         # The request's seed: servers that honour it (vLLM, llama.cpp, OpenAI best-effort) give each query its own
         # reproducible sample, whatever else is in flight.
-        tasks = [asyncio.ensure_future(self._complete(p, params, s)) for p, s in zip(prompts, seeds, strict=True)]
+        async def one(i: int, prompt: Messages, seed: int) -> Completion:
+            completion = await self._complete(prompt, params, seed)
+            if arrived is not None:
+                arrived.put((i, completion))
+            return completion
+
+        tasks = [asyncio.ensure_future(one(i, p, s)) for i, (p, s) in enumerate(zip(prompts, seeds, strict=True))]
         try:
             results = await asyncio.gather(*tasks, return_exceptions=True)
         except BaseException:  # cancelled from outside (Ctrl-C): stop every request

@@ -321,3 +321,31 @@ def test_answers_that_arrived_before_a_failure_are_kept_in_the_cache(tmp_path, k
         cache.close()
     assert [r.cached for r in records] == [True, True, False, True]
     assert ledger.summary()["queries_paid"] == 1
+
+
+def test_each_answer_is_committed_as_its_request_completes(tmp_path, key):
+    """Served answers reach the query cache one by one, on the caller's thread (the SQLite connection's), not at the
+    end of the call: a kill mid-call loses only the requests in flight."""
+    import threading
+
+    from sgen.budget.cache import QueryCache
+
+    with FaultServer(api_key=KEY, latency=0.01) as server:
+        teacher = teacher_for(server, concurrency=3)
+        cache = QueryCache(tmp_path / "q.sqlite")
+        commits = []
+        put_many = cache.put_many
+
+        def recording_put_many(model_id, answers):
+            commits.append((threading.get_ident(), len(answers), cache.count()))
+            return put_many(model_id, answers)
+
+        cache.put_many = recording_put_many
+        metered = MeteredTeacher(teacher, QueryLedger(budget=10), role="teacher", batch_size=6, cache=cache)
+        records = metered.ask(prompts(6), LABEL, purpose="label")
+        teacher.close()
+        cache.close()
+    assert len(records) == 6 and server.stats.ok == 6
+    assert [n for _, n, _ in commits] == [1] * 6  # one commit per answer ...
+    assert [stored for _, _, stored in commits] == list(range(6))  # ... each stored before the next arrives
+    assert {thread for thread, _, _ in commits} == {threading.get_ident()}
