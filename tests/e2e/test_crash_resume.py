@@ -34,11 +34,12 @@ def stored_answers(cache_dir: Path) -> int:
         conn.close()
 
 
-def kill_when_stored(run_dir: Path, cache_dir: Path, at_least: int, timeout: float = 300) -> int:
+def kill_when_stored(run_dir: Path, cache_dir: Path, at_least: int, timeout: float = 300,
+                     overrides: list[str] | None = None, env: dict[str, str] | None = None) -> int:
     """Start `python -m sgen`, SIGKILL it once the cache holds at_least answers; return how many it held."""
-    env = {**os.environ, "SGEN_CACHE_DIR": str(cache_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "sgen", *OVERRIDES, f"hydra.run.dir={run_dir}"], cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "SGEN_CACHE_DIR": str(cache_dir), **(env or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "sgen", *(overrides or OVERRIDES), f"hydra.run.dir={run_dir}"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     try:
         while stored_answers(cache_dir) < at_least:

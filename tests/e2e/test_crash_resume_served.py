@@ -2,17 +2,10 @@
 committed as its request completes, so the reruns pay the server only for the requests in flight at each kill."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import REPO, read_metrics, run_sgen
-from tests.e2e.test_crash_resume import dataset, stored_answers
+from tests.conftest import read_metrics, run_sgen
+from tests.e2e.test_crash_resume import dataset, kill_when_stored, stored_answers
 from tests.teachers.fault_server import FaultServer
 
 KEY_ENV, KEY = "SGEN_TEST_OPENAI_KEY", "sk-test-kill-0b1e"
@@ -29,23 +22,6 @@ def overrides(server: FaultServer) -> list[str]:
             "task.unlabeled_size=2000"]
 
 
-def kill_when_stored(server: FaultServer, run_dir: Path, cache_dir: Path, at_least: int) -> int:
-    env = {**os.environ, "SGEN_CACHE_DIR": str(cache_dir), KEY_ENV: KEY}
-    proc = subprocess.Popen([sys.executable, "-m", "sgen", *overrides(server), f"hydra.run.dir={run_dir}"], cwd=REPO,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    try:
-        while stored_answers(cache_dir) < at_least:
-            assert proc.poll() is None, f"the run ended (rc {proc.returncode}) before {at_least} answers were stored"
-            assert time.monotonic() < deadline, "the run did not reach the kill point in time"
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait()
-    return stored_answers(cache_dir)
-
-
 @pytest.mark.slow
 def test_served_teacher_killed_ten_times_pays_only_the_requests_in_flight(tmp_path):
     # Latency keeps several requests in flight at every moment, so each kill lands mid-call.
@@ -58,7 +34,8 @@ def test_served_teacher_killed_ten_times_pays_only_the_requests_in_flight(tmp_pa
         assert answered_reference == reference["queries_paid"] == BUDGET
 
         run_dir, cache_dir = tmp_path / "killed", tmp_path / "cache-killed"
-        held = [kill_when_stored(server, run_dir, cache_dir, at_least) for at_least in KILL_POINTS]
+        held = [kill_when_stored(run_dir, cache_dir, at_least, overrides=overrides(server), env={KEY_ENV: KEY})
+                for at_least in KILL_POINTS]
         assert held == sorted(held) and held[-1] < BUDGET and not (run_dir / "metrics.json").exists()
         run_sgen(*overrides(server), f"hydra.run.dir={run_dir}", env={"SGEN_CACHE_DIR": str(cache_dir), KEY_ENV: KEY})
         answered_killed = server.stats.ok - answered_reference
