@@ -12,6 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from sgen.cache_keys import RESULT_NEUTRAL_KEYS
+from sgen.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ def run_job(cfg: DictConfig) -> float | list[float]:
         metrics = run(cfg)
         value = objective(metrics, cfg.optimized_metric)
     except Exception as exc:
-        _write_status(output_dir, {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+        # Bad input is recorded under the error that found it (ValueError, FileNotFoundError, ...).
+        kind = type(exc.__cause__ if isinstance(exc, UserInputError) and exc.__cause__ else exc).__name__
+        _write_status(output_dir, {"status": "failed", "error": f"{kind}: {exc}",
                                    "traceback": traceback.format_exc()})
         multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
         if not multirun:

@@ -20,6 +20,7 @@ from sgen.budget.journal import QueryJournal
 from sgen.budget.metered import GenerationProgress
 from sgen.cache_keys import cache_key, examples_digest, result_config
 from sgen.config import quiet_third_party_logs
+from sgen.errors import input_checks
 from sgen.outputs import write_metrics, write_synthetic
 from sgen.records import GenerationParams, SyntheticRow, TaskData
 from sgen.strategies import GenerationContext
@@ -112,12 +113,12 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker, resources: ExitSta
 
 def build(cfg: DictConfig, timer: StageTimer, resources: ExitStack, output_dir: Path | None = None) -> Experiment:
     """Instantiate and validate everything, then load the models: bad input fails before any query is spent."""
-    with timer.stage("load"):
+    with timer.stage("load"), input_checks():
         exp = prepare(cfg)
     budget, task, teacher_finetune = exp.budget, exp.task, exp.teacher_finetune
     log.info("budget %d queries / seed set %d = ratio %.2f; strategy %s, verifier %s",
              budget, len(exp.data.seed), budget / len(exp.data.seed), exp.strategy.name, exp.verifier.name)
-    with timer.stage("load"):
+    with timer.stage("load"), input_checks():  # a wrong model path, server address or key
         exp.teacher = instantiate(cfg.teacher.backend)
         resources.callback(exp.teacher.close)
         exp.augmenter = instantiate(cfg.augmenter.backend) if cfg.get("augmenter") else exp.teacher

@@ -26,6 +26,9 @@ class Mix(Strategy):
         unknown = set(weights) - set(components)
         if unknown:
             raise ValueError(f"mix weights name unknown strategies {sorted(unknown)}; valid: {sorted(components)}")
+        negative = {k: float(v) for k, v in weights.items() if float(v) < 0}
+        if negative:
+            raise ValueError(f"mix weights must be >= 0, got {negative}; use 0 to leave a strategy out")
         self.weights = {k: float(v) for k, v in weights.items() if float(v) > 0}
         split_budget(1, self.weights)  # validates the weights now, before any query
         self.components = {k: components[k] for k in self.weights}

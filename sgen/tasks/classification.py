@@ -81,6 +81,9 @@ class ClassificationTask(Task):
         seen = {e.text for e in test}
         train = [e for e in train if e.text not in seen]  # no test text leaks into seed or pool
         labels = sorted({e.label for e in train} | {e.label for e in test})
+        if len(labels) < 2:
+            raise ValueError(f"task {self.name!r} has a single label ({labels[0]!r}) in its data: a classifier "
+                             f"needs at least two; check task.source.label_column")
         if self.seed_size > len(train):
             raise ValueError(f"task.seed_size={self.seed_size} is larger than the {len(train)} training rows of "
                              f"task {self.name!r}; choose at most {len(train)}")
