@@ -14,13 +14,18 @@ class UserInputError(Exception):
     """A problem with the input, found before any teacher query was spent."""
 
 
-def one_line(error: BaseException) -> str:
-    """The innermost cause's message (Hydra's instantiate wraps the constructor's error), on one line."""
+def root_cause(error: BaseException) -> BaseException:
+    """The error that found the problem: Hydra's instantiate, and input_checks, wrap it."""
     while error.__cause__ is not None:
         error = error.__cause__
+    return error
+
+
+def one_line(error: BaseException) -> str:
+    """The root cause's message, on one line."""
+    error = root_cause(error)
     message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-    message = " ".join(str(message).split()) or type(error).__name__
-    return message
+    return " ".join(str(message).split()) or type(error).__name__
 
 
 @contextmanager

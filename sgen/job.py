@@ -12,7 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from sgen.cache_keys import RESULT_NEUTRAL_KEYS
-from sgen.errors import UserInputError
+from sgen.errors import UserInputError, root_cause
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def run_job(cfg: DictConfig) -> float | list[float]:
         value = objective(metrics, cfg.optimized_metric)
     except Exception as exc:
         # Bad input is recorded under the error that found it (ValueError, FileNotFoundError, ...).
-        kind = type(exc.__cause__ if isinstance(exc, UserInputError) and exc.__cause__ else exc).__name__
+        kind = type(root_cause(exc) if isinstance(exc, UserInputError) else exc).__name__
         _write_status(output_dir, {"status": "failed", "error": f"{kind}: {exc}",
                                    "traceback": traceback.format_exc()})
         multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN

@@ -1,9 +1,9 @@
 """Fine-tune the teacher on the seed set before it generates (Kaddour & Liu 2024), with LoRA through PEFT.
 
 The adapter is keyed on what determines it: the teacher's weights, the content of the seed pairs it learns (seed
-data and prompt wording) and the fine-tuning settings. It is saved once under <sgen cache>/teacher_adapters/<key> and every later run with the same seed set and
-teacher loads it instead of training. The teacher's model_id then names the adapter, so query-cache keys and
-sampling seeds differ from the base teacher's.
+data and prompt wording) and the fine-tuning settings. It is saved once under <sgen cache>/teacher_adapters/<key>
+and every later run with the same seed pairs and teacher loads it instead of training. The teacher's model_id then
+names the adapter, so query-cache keys and sampling seeds differ from the base teacher's.
 """
 from __future__ import annotations
 

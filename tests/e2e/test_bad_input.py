@@ -1,6 +1,8 @@
 """Bad input fails with a clear message before any teacher query is spent."""
 from __future__ import annotations
 
+import json
+
 from tests.conftest import TINY, run_sgen
 
 
@@ -76,6 +78,9 @@ def test_input_errors_are_one_line_without_a_traceback(tmp_path):
     one_line_error(run_sgen(*TINY, "task=custom", f"hydra.run.dir={tmp_path / 'c'}", check=False), "train_file")
     one_line_error(run_sgen(*TINY, "strategy=mix", "strategy.weights.new_answer=-1",
                             f"hydra.run.dir={tmp_path / 'd'}", check=False), "mix weights must be >= 0", "-1")
+    # status.json names the error that found it, through Hydra's instantiate wrapper.
+    status = json.loads((tmp_path / "d" / "status.json").read_text())
+    assert status["error"].startswith("ValueError: mix weights must be >= 0")
 
 
 def test_an_empty_or_header_only_file_has_no_data_rows(tmp_path):
