@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,23 +35,37 @@ def stored_answers(cache_dir: Path) -> int:
         conn.close()
 
 
-def kill_when_stored(run_dir: Path, cache_dir: Path, at_least: int, timeout: float = 300,
-                     overrides: list[str] | None = None, env: dict[str, str] | None = None) -> int:
-    """Start `python -m sgen`, SIGKILL it once the cache holds at_least answers; return how many it held."""
-    env = {**os.environ, "SGEN_CACHE_DIR": str(cache_dir), **(env or {})}
+def journal_lines(run_dir: Path) -> int:
+    """Queries the current attempt has booked: complete lines of its queries.jsonl (flushed per chunk)."""
+    path = run_dir / "queries.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def kill_when(run_dir: Path, progress: Callable[[], int], at_least: int, timeout: float = 300,
+              overrides: list[str] | None = None, env: dict[str, str] | None = None) -> int:
+    """Start `python -m sgen`, SIGKILL it once progress() reaches at_least (polled, so the kill point is set by what
+    the run wrote, not by a sleep); return progress() after the kill."""
     proc = subprocess.Popen([sys.executable, "-m", "sgen", *(overrides or OVERRIDES), f"hydra.run.dir={run_dir}"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=REPO, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     try:
-        while stored_answers(cache_dir) < at_least:
-            assert proc.poll() is None, f"the run ended (rc {proc.returncode}) before {at_least} answers were stored"
+        while progress() < at_least:
+            assert proc.poll() is None, f"the run ended (rc {proc.returncode}) before progress reached {at_least}"
             assert time.monotonic() < deadline, "the run did not reach the kill point in time"
             time.sleep(0.005)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.kill()
         proc.wait()  # reaped: its claims now belong to a dead process
-    return stored_answers(cache_dir)
+    return progress()
+
+
+def kill_when_stored(run_dir: Path, cache_dir: Path, at_least: int, timeout: float = 300,
+                     overrides: list[str] | None = None, env: dict[str, str] | None = None) -> int:
+    """Start `python -m sgen`, SIGKILL it once the cache holds at_least answers; return how many it held."""
+    return kill_when(run_dir, lambda: stored_answers(cache_dir), at_least, timeout, overrides,
+                     {"SGEN_CACHE_DIR": str(cache_dir), **(env or {})})
 
 
 def dataset(run_dir: Path) -> list[dict]:
