@@ -23,7 +23,11 @@ def root_cause(error: BaseException) -> BaseException:
 
 def one_line(error: BaseException) -> str:
     """The root cause's message, on one line."""
+    from omegaconf.errors import MissingMandatoryValue
+
     error = root_cause(error)
+    if isinstance(error, MissingMandatoryValue) and getattr(error, "full_key", None):
+        return f"{error.full_key} is required (the config leaves it ???); set it, e.g. {error.full_key}=..."
     message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
     return " ".join(str(message).split()) or type(error).__name__
 

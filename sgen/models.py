@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -34,8 +35,10 @@ class ModelSource:
         return f"{self.path}/{self.gguf_file}" if self.gguf_file else self.path
 
 
-def resolve_model(model: str, bundled_package: str | None = None, bundled_path: str | None = None) -> ModelSource:
-    """A bundled copy wins when its carrier package is installed; otherwise `model` (hub id, dir or .gguf path)."""
+def resolve_model(model: str, bundled_package: str | None = None, bundled_path: str | None = None,
+                  setting: str = "model") -> ModelSource:
+    """A bundled copy wins when its carrier package is installed; otherwise `model` (hub id, dir or .gguf path).
+    `setting` names the config key in the error for a path that does not exist."""
     if bundled_package and bundled_path:
         found = bundled_file(bundled_package, bundled_path)
         if found is not None:
@@ -44,7 +47,15 @@ def resolve_model(model: str, bundled_package: str | None = None, bundled_path: 
     path = Path(model).expanduser()
     if path.exists():
         return _source_for_path(path)
+    if not _HUB_ID.match(model) or model.endswith(".gguf"):
+        # Found now, not after the teacher has been paid: from_pretrained would fail only at load.
+        raise ValueError(f"{setting}={model!r} is neither an existing file or folder nor a hub id like org/name; "
+                         "check the path")
     return ModelSource(model)
+
+
+# What the hub accepts as a repo id: name or namespace/name (a path that does not exist is neither).
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
 def _source_for_path(path: Path) -> ModelSource:

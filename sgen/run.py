@@ -23,9 +23,10 @@ from sgen.config import quiet_third_party_logs
 from sgen.errors import input_checks
 from sgen.outputs import write_metrics, write_synthetic
 from sgen.records import GenerationParams, SyntheticRow, TaskData
+from sgen.run_checks import check_run_settings
 from sgen.strategies import GenerationContext
 from sgen.synthetic_stats import baseline_metrics, compared, synthetic_examples, synthetic_stats
-from sgen.teachers.finetune import TeacherFinetune, finetune_teacher
+from sgen.teachers.finetune import TeacherFinetune, check_finetunable, finetune_teacher
 from sgen.teachers.pricing import run_cost
 from sgen.throughput import CallLog, record_run, timed_backends
 from sgen.tracking import Tracker
@@ -52,10 +53,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     quiet_third_party_logs()
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    with input_checks():  # an interpolation that cannot resolve (budget=ratio budget.ratio=-2) is the user's
+        resolved = OmegaConf.to_container(cfg, resolve=True)
     with ExitStack() as resources:
         tracker: Tracker = instantiate(cfg.logger)
         resources.push(lambda exc_type, exc, tb: tracker.finish(failed=exc_type is not None))
-        tracker.start(OmegaConf.to_container(cfg, resolve=True), output_dir)
+        tracker.start(resolved, output_dir)
         return _run(cfg, output_dir, tracker, resources)
 
 
@@ -121,6 +124,8 @@ def build(cfg: DictConfig, timer: StageTimer, resources: ExitStack, output_dir: 
     with timer.stage("load"), input_checks():  # a wrong model path, server address or key
         exp.teacher = instantiate(cfg.teacher.backend)
         resources.callback(exp.teacher.close)
+        if teacher_finetune is not None:  # before a served teacher's connection check: it is not the problem
+            check_finetunable(exp.teacher)
         exp.augmenter = instantiate(cfg.augmenter.backend) if cfg.get("augmenter") else exp.teacher
         if exp.augmenter is not exp.teacher:
             resources.callback(exp.augmenter.close)
@@ -139,6 +144,7 @@ def build(cfg: DictConfig, timer: StageTimer, resources: ExitStack, output_dir: 
 def prepare(cfg: DictConfig, load_task: Callable[[DictConfig, int], tuple[Any, TaskData]] | None = None) -> Experiment:
     """Task data, strategy, verifier and student, validated; no teacher yet (the sweep plan stops here too).
     `load_task(cfg.task, seed) -> (task, data)` replaces building and loading the task (a plan reuses loads)."""
+    check_run_settings(cfg)
     budget = int(cfg.budget.queries)
     task, data = (load_task or _load_task)(cfg.task, int(cfg.seed))
     exp = Experiment(task, instantiate(cfg.strategy), instantiate(cfg.verifier), instantiate(cfg.student), data,

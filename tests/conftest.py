@@ -61,6 +61,7 @@ def _run_in_process(overrides: list[str], cwd: Path, env: dict) -> subprocess.Co
     import contextlib
     import io
     import logging
+    import traceback
 
     from hydra.core.global_hydra import GlobalHydra
 
@@ -83,6 +84,9 @@ def _run_in_process(overrides: list[str], cwd: Path, env: dict) -> subprocess.Co
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
                 if isinstance(exc.code, str):
                     print(exc.code, file=sys.stderr)
+            except Exception:  # an error entry() lets through: Python prints its traceback and exits 1
+                traceback.print_exc()
+                code = 1
     finally:
         sys.argv = saved_argv
         os.environ.clear()

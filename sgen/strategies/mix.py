@@ -30,7 +30,9 @@ class Mix(Strategy):
         if negative:
             raise ValueError(f"mix weights must be >= 0, got {negative}; use 0 to leave a strategy out")
         self.weights = {k: float(v) for k, v in weights.items() if float(v) > 0}
-        split_budget(1, self.weights)  # validates the weights now, before any query
+        if not self.weights:
+            raise ValueError(f"mix weights are all 0 ({ {k: float(v) for k, v in weights.items()} }); give at least "
+                             "one strategy a positive weight, e.g. strategy.weights.rephrase=1")
         self.components = {k: components[k] for k in self.weights}
 
     def check(self, data: TaskData, budget: int, verifier) -> None:

@@ -39,7 +39,8 @@ class GenerativeStudent(Student):
         if finetune not in FINETUNE_METHODS:
             raise ValueError(f"student.finetune={finetune!r} is not valid; valid: {', '.join(FINETUNE_METHODS)}")
         self.model = model
-        self.source = None if tiny is not None else resolve_model(model, bundled_package, bundled_path)
+        self.source = None if tiny is not None else resolve_model(model, bundled_package, bundled_path,
+                                                                  "student.model")
         self.tiny = dict(tiny) if tiny is not None else None
         self.finetune = finetune
         self.lora = LoRASettings.from_config(lora) if finetune == "lora" else None
@@ -47,7 +48,7 @@ class GenerativeStudent(Student):
         self.train_settings = TrainSettings(epochs=epochs, min_steps=min_steps, batch_size=batch_size,
                                             grad_accum=grad_accum, lr=lr, weight_decay=weight_decay,
                                             warmup_ratio=warmup_ratio, precision=precision,
-                                            accelerator=accelerator, progress=progress)
+                                            accelerator=accelerator, progress=progress).checked("student")
 
     def fingerprint(self) -> dict[str, Any]:
         """Settings that change the trained model (for the seed-only score cache)."""

@@ -21,6 +21,17 @@ class TrainSettings:
     accelerator: str = "auto"
     progress: bool = False
 
+    def checked(self, where: str) -> TrainSettings:
+        """These settings, or a ValueError naming the bad one as `where.<name>` (found before any query)."""
+        bounds = [("epochs", self.epochs >= 1, ">= 1"), ("min_steps", self.min_steps >= 0, ">= 0"),
+                  ("batch_size", self.batch_size >= 1, ">= 1"), ("grad_accum", self.grad_accum >= 1, ">= 1"),
+                  ("lr", self.lr > 0, "> 0"), ("weight_decay", self.weight_decay >= 0, ">= 0"),
+                  ("warmup_ratio", 0 <= self.warmup_ratio < 1, "in [0, 1)")]
+        for name, ok, bound in bounds:
+            if not ok:
+                raise ValueError(f"{where}.{name} must be {bound}, got {getattr(self, name)}")
+        return self
+
     @property
     def resolved_precision(self) -> str:
         """What 'auto' means on this machine: cache keys must hold this, not 'auto'."""

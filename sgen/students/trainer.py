@@ -35,12 +35,14 @@ class ClassifierStudent(Student):
                  precision: str = "auto", accelerator: str = "auto", eval_batch_size: int = 128,
                  group_by_length: bool = False, progress: bool = True, tiny: dict | None = None) -> None:
         self.model = model
-        self.source = None if tiny is not None else resolve_model(model, bundled_package, bundled_path)
+        self.source = None if tiny is not None else resolve_model(model, bundled_package, bundled_path,
+                                                                  "student.model")
         self.tiny = tiny
         self.max_length, self.eval_batch_size = max_length, eval_batch_size
         self.train_settings = TrainSettings(epochs=epochs, min_steps=min_steps, batch_size=batch_size, lr=lr,
                                             weight_decay=weight_decay, warmup_ratio=warmup_ratio,
-                                            precision=precision, accelerator=accelerator, progress=progress)
+                                            precision=precision, accelerator=accelerator,
+                                            progress=progress).checked("student")
         # Resolved once here: the fingerprint must tell an fp32 run from a bf16 one, whatever 'auto' meant.
         self.resolved_precision = self.train_settings.resolved_precision
         self.group_by_length = group_by_length

@@ -13,6 +13,18 @@ from typing import Any
 from sgen.records import Example, Messages, TaskData
 
 
+def check_sizes(seed_size: int, test_size: int | None, unlabeled_size: int | None, few_shot: int) -> None:
+    """The task's size settings, checked when the task is built (before any query)."""
+    if seed_size < 1:
+        raise ValueError(f"task.seed_size must be >= 1, got {seed_size}")
+    if test_size is not None and test_size < 1:
+        raise ValueError(f"task.test_size must be >= 1, or null for the whole test split, got {test_size}")
+    if unlabeled_size is not None and unlabeled_size < 0:
+        raise ValueError(f"task.unlabeled_size must be >= 0, or null for every row left, got {unlabeled_size}")
+    if few_shot < 0:
+        raise ValueError(f"task.few_shot must be >= 0 (0 = zero-shot prompts), got {few_shot}")
+
+
 def label_itself(label: str | None) -> str | None:
     """The answer key of a classification label: the label."""
     return label

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sgen.records import Example, TaskData
 from sgen.students.metrics import accuracy, macro_f1
-from sgen.tasks.base import Task
+from sgen.tasks.base import Task, check_sizes
 from sgen.tasks.prompts import ClassificationPrompts
 from sgen.tasks.sources import Row, RowSource
 from sgen.tasks.splits import shuffled, stratified_sample
@@ -32,8 +32,7 @@ class ClassificationTask(Task):
         few_shot: int = 4,
         few_shot_sets: int | None = None,
     ) -> None:
-        if seed_size < 1:
-            raise ValueError(f"task.seed_size must be >= 1, got {seed_size}")
+        check_sizes(seed_size, test_size, unlabeled_size, few_shot)
         self.name = name
         self.source = source
         self.seed_size = seed_size
@@ -108,8 +107,9 @@ class ClassificationTask(Task):
             candidates = [e for e in train if (confidence.get(e.text) or 0.0) >= self.test_min_confidence]
         size = self.test_size or max(1, len(train) // 10)
         if size > len(candidates):
-            raise ValueError(f"task.test_size={size} but only {len(candidates)} rows qualify "
-                             f"(test_min_confidence={self.test_min_confidence})")
+            where = f" with confidence >= {self.test_min_confidence}" if self.test_min_confidence is not None else ""
+            raise ValueError(f"task.test_size={size} but only {len(candidates)} rows{where} can be held out for the "
+                             "test set; lower task.test_size or give a task.source.test_file")
         test = stratified_sample(candidates, size, self.test_seed)
         held = {e.id for e in test}
         return test, [e for e in train if e.id not in held]

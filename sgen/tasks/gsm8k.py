@@ -13,7 +13,7 @@ from typing import Any
 
 from sgen.assets import bundled_file
 from sgen.records import Example, Messages, TaskData
-from sgen.tasks.base import Task
+from sgen.tasks.base import Task, check_sizes
 from sgen.tasks.gsm8k_prompts import MathPrompts
 from sgen.tasks.math_answers import extract_answer
 from sgen.tasks.splits import shuffled
@@ -42,10 +42,7 @@ class GSM8KTask(Task):
         answer_generation: dict[str, Any] | None = None,
         question_generation: dict[str, Any] | None = None,
     ) -> None:
-        if seed_size < 1:
-            raise ValueError(f"task.seed_size must be >= 1, got {seed_size}")
-        if few_shot < 0:
-            raise ValueError(f"task.few_shot must be >= 0 (0 = zero-shot prompts), got {few_shot}")
+        check_sizes(seed_size, test_size, unlabeled_size, few_shot)
         self.name = name
         self.seed_size = seed_size
         self.unlabeled_size = unlabeled_size

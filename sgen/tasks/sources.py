@@ -49,7 +49,11 @@ def _read_table(path: Path, text_column: str, label_column: str, confidence_colu
     if path.is_dir():
         from datasets import load_from_disk
 
-        records = list(load_from_disk(str(path)))
+        try:
+            records = list(load_from_disk(str(path)))
+        except FileNotFoundError:  # datasets' message names its classes, not what to give it
+            raise ValueError(f"{path} is a folder but not one saved by datasets' save_to_disk; give a .csv, .jsonl "
+                             "or .json file, or such a folder") from None
     elif path.suffix == ".csv":
         records = list(csv.DictReader(io.StringIO(_decoded(path, encoding), newline="")))
     elif path.suffix in (".jsonl", ".json"):
@@ -61,6 +65,9 @@ def _read_table(path: Path, text_column: str, label_column: str, confidence_colu
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}, line {number}, is not valid JSON ({exc.msg}); fix or remove that "
                                      "line") from None
+                if not isinstance(records[-1], dict):
+                    raise ValueError(f"{path}, line {number}, is a JSON {type(records[-1]).__name__}, not an object "
+                                     "with text and label fields; one object per line")
     else:
         raise ValueError(f"unsupported data file {path}; use .csv, .jsonl, .json or a datasets folder")
     rows = _to_rows(records, text_column, label_column, confidence_column, str(path))

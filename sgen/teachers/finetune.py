@@ -64,7 +64,9 @@ class TeacherFinetune:
         targets = raw.get("target_modules")
         if targets is not None and not isinstance(targets, str):
             raw["target_modules"] = tuple(targets)
-        return cls(**raw)
+        settings = cls(**raw)
+        settings.train_settings("cpu").checked("teacher.finetune")  # bad values found before any query
+        return settings
 
     def pair_epochs(self, n_pairs: int) -> int:
         """Examples the fine-tuning passes over: whole epochs, as many as min_steps needs (fit_sft's rule)."""
@@ -108,13 +110,17 @@ def adapter_key(teacher_id: str, pairs: Sequence[Any], settings: TeacherFinetune
                      length=16)
 
 
+def check_finetunable(teacher) -> None:
+    if not hasattr(teacher, "attach_adapter"):
+        raise ValueError(f"teacher.finetune needs a local transformers teacher (teacher=hf, smollm2 or tiny); got "
+                         f"{type(teacher).__name__}, which has no weights to fine-tune")
+
+
 def finetune_teacher(teacher, task, seed_set: Sequence[Example], settings: TeacherFinetune,
                      adapters_dir: Path | None = None) -> FinetuneReport:
     """Train (or reuse) the teacher's adapter on task.sft_pairs(seed_set), then attach it to `teacher`.
     Adapters live under `adapters_dir` (default: the sgen cache, shared by every run)."""
-    if not hasattr(teacher, "attach_adapter"):
-        raise ValueError(f"teacher.finetune needs a local transformers teacher (HFTeacher); got "
-                         f"{type(teacher).__name__}, which has no weights to fine-tune")
+    check_finetunable(teacher)
     pairs = task.sft_pairs(seed_set)
     key = adapter_key(teacher.model_id, pairs, settings, _accelerator(teacher))
     target = (adapters_dir or cache_root() / "teacher_adapters") / key

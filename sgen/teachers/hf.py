@@ -50,7 +50,8 @@ class HFTeacher(Teacher):
         self.dtype = resolve_dtype(dtype, self.device)
         self.batch_size = batch_size
         self.revision = revision
-        self.source = resolve_model(model, bundled_package, bundled_path) if prebuilt is None else ModelSource(model)
+        self.source = (resolve_model(model, bundled_package, bundled_path, "backend.model") if prebuilt is None
+                       else ModelSource(model))
         # The cache key names the weights, not where they were found: a bundled copy equals its hub original.
         self.model_id = self._base_id = name or model
         self._model, self._tokenizer = prebuilt if prebuilt is not None else (None, None)

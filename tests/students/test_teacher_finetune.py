@@ -82,7 +82,7 @@ def test_teacher_without_weights_is_refused_before_any_query(digit_task, digit_d
     class RemoteTeacher:
         model_id = "remote"
 
-    with pytest.raises(ValueError, match="HFTeacher"):
+    with pytest.raises(ValueError, match="needs a local transformers teacher"):
         finetune_teacher(RemoteTeacher(), digit_task, digit_data.seed, TeacherFinetune())
 
 
