@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from sgen.assets import cache_root
+from sgen.audit.run_audit import audit_synthetic, decontaminated, write_contamination
 from sgen.budget import MeteredTeacher, QueryLedger, open_query_cache
 from sgen.budget.journal import QueryJournal
 from sgen.budget.metered import GenerationProgress
@@ -90,7 +91,11 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker, resources: ExitSta
         rows, ledger = generate(cfg, exp, output_dir, resources)
     with timer.stage("write"):
         records = write_synthetic(rows, output_dir)
-    train = list(exp.data.seed) + synthetic_examples(rows, exp.data)
+    synthetic = synthetic_examples(rows, exp.data)
+    with timer.stage("audit"):  # before training: a researcher must see contamination before trusting a gain
+        audit = audit_synthetic(exp.task, exp.student, exp.data, synthetic)
+        write_contamination(audit, synthetic, exp.data.test, output_dir / "contamination.jsonl")
+    train = list(exp.data.seed) + decontaminated(audit, synthetic, exp.task.decontaminate)
     if len(train) == len(exp.data.seed):
         log.warning("no usable synthetic rows (%d generated): training the student on the seed set only", len(rows))
     with timer.stage("train_seed_only"):
@@ -102,7 +107,7 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker, resources: ExitSta
     timer.seconds["train"] -= result.seconds_eval
     scores = result.metrics()
 
-    metrics = collect_metrics(cfg, exp, rows, ledger, train, scores, seed_only, timer)
+    metrics = {**collect_metrics(cfg, exp, rows, ledger, train, scores, seed_only, timer), **audit.metrics()}
     write_metrics(metrics, output_dir)
     record_run(cfg, exp, metrics)
     tracker.log_metrics(metrics)
@@ -251,7 +256,9 @@ def results_dir(cfg: DictConfig, output_dir: Path | None) -> Path:
 def seed_only_path(cfg: DictConfig, task, student, data: TaskData, output_dir: Path | None = None) -> Path:
     """Where the seed-only scores of this task, seed set and student are cached: shared by every run, or kept in
     the run's own folder when cache.enabled=false."""
-    key = cache_key({"task": result_config(cfg.task), "student": result_config(cfg.student),
+    # The audit settings change what trains beside the seed set, never the seed-only score.
+    task_config = {k: v for k, v in result_config(cfg.task).items() if k not in ("decontaminate", "contamination")}
+    key = cache_key({"task": task_config, "student": result_config(cfg.student),
                      "resolved_student": student.fingerprint(), "seed": int(cfg.seed),
                      "seed_set": examples_digest(data.seed), "test_set": examples_digest(data.test),
                      "labels": list(data.labels)})

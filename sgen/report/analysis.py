@@ -3,7 +3,7 @@ crossovers and recommendations (the bootstraps behind them are the slow part, so
 plots share one computation)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -13,6 +13,7 @@ from sgen.report.curves import EXTRAPOLATION_FACTOR, CurveFits, curve_table, lea
 from sgen.report.extrapolation import extrapolated_crossovers
 from sgen.report.recommendation import recommend
 from sgen.report.summary import summarize
+from sgen.report.trust import trust_table
 
 
 @dataclass
@@ -26,6 +27,7 @@ class ReportTables:
     recommendations: pd.DataFrame
     confidence: float = CONFIDENCE
     factor: float = EXTRAPOLATION_FACTOR
+    trust: pd.DataFrame = field(default_factory=pd.DataFrame)  # contamination and diversity per method
 
 
 def analyze(df: pd.DataFrame, metric: str = "accuracy", confidence: float = CONFIDENCE,
@@ -39,4 +41,4 @@ def analyze(df: pd.DataFrame, metric: str = "accuracy", confidence: float = CONF
         curves=fits, curve_table=curve_table(fits, confidence),
         extrapolated=extrapolated_crossovers(fits, factor, confidence),
         recommendations=recommend(df, metric, confidence, seed=seed),
-        confidence=confidence, factor=factor)
+        confidence=confidence, factor=factor, trust=trust_table(df, metric))

@@ -31,6 +31,7 @@ class ReportFiles:
     cells_csv: Path | None = None
     extrapolated_csv: Path | None = None
     curves_csv: Path | None = None
+    trust_csv: Path | None = None
 
 
 def uses_wandb(df: pd.DataFrame) -> bool:
@@ -55,7 +56,8 @@ def build_report(sweep_dir: str | Path | Sequence[str | Path], out_dir: str | Pa
     files = ReportFiles(out_dir=out, runs_csv=out / "runs.csv", runs_parquet=out / "runs.parquet",
                         crossovers_csv=out / "crossovers.csv", recommendations_csv=out / "recommendations.csv",
                         html=out / "report.html", cells_csv=out / "cells.csv",
-                        extrapolated_csv=out / "extrapolated_crossovers.csv", curves_csv=out / "curves.csv")
+                        extrapolated_csv=out / "extrapolated_crossovers.csv", curves_csv=out / "curves.csv",
+                        trust_csv=out / "trust.csv")
     df.to_csv(files.runs_csv, index=False)
     df.to_parquet(files.runs_parquet, index=False)
     tables = analyze(df, metric)
@@ -64,6 +66,7 @@ def build_report(sweep_dir: str | Path | Sequence[str | Path], out_dir: str | Pa
     tables.extrapolated.to_csv(files.extrapolated_csv, index=False)
     tables.curve_table.to_csv(files.curves_csv, index=False)
     tables.recommendations.to_csv(files.recommendations_csv, index=False)
+    tables.trust.to_csv(files.trust_csv, index=False)
     plots = render_plots(df, metric, tables.curves)
     for name, (_, png) in plots.items():
         files.plots[name] = out / f"{name}.png"

@@ -16,10 +16,11 @@ from sgen.report.crossover import NO_CROSSING
 from sgen.report.curves import CurveFits
 from sgen.report.plots import COST_AXES, EXTRAPOLATION_LABEL, FIT_LABEL, plot_score_vs_cost, plot_score_vs_ratio
 from sgen.report.recommendation import NOT_SEPARABLE, SEPARABILITY_RULE
+from sgen.report.trust import DIVERSITY_AXIS, plot_score_vs_diversity
 
 RUN_COLUMNS = ["job", "status", "method", "seed_size", "budget", "ratio", "seed", "{metric}", "seed_only.{metric}",
                "gain.{metric}", "queries_used", "queries_paid", "queries_cached", "tokens", "n_synthetic",
-               "parse_failure_rate", "wall_seconds"]
+               "parse_failure_rate", "contamination.rate", "diversity.vendi_synthetic", "wall_seconds"]
 
 REC_COLUMNS = ["task", "seed_size", "ratio", "budget", "use", "best", "best_mean", "best_ci_low", "best_ci_high", "n",
                "runner_up", "runner_up_mean", "margin", "margin_ci_low", "margin_ci_high", "paired", "margin_in_se",
@@ -59,6 +60,9 @@ def render_plots(df: pd.DataFrame, metric: str = "accuracy",
     for cost, label in COST_AXES.items():
         figures[f"score_vs_{cost}"] = (f"{metric} of every finished run against {label}",
                                        plot_score_vs_cost(df, metric, cost))
+    if DIVERSITY_AXIS in df.columns:
+        figures["score_vs_diversity"] = (f"{metric} of every finished run against the diversity (Vendi score) of its "
+                                         "synthetic set", plot_score_vs_diversity(df, metric))
     out = {}
     for name, (caption, fig) in figures.items():
         buf = io.BytesIO()
@@ -148,6 +152,13 @@ def _sections(tables: ReportTables, metric: str) -> list[str]:
         f"<p>Fitted parameters per method (a: the asymptote, with its {pct} interval; b: its gap at the largest "
         "budget; c: the exponent). A fit that hits a bound is kept and flagged in <code>note</code>.</p>",
         _table(tables.curve_table) if len(tables.curve_table) else "<p><em>none</em></p>",
+        '<h2 id="trust">Trust: contamination and diversity</h2>',
+        "<p>Per method, the mean share of synthetic rows that duplicate a test item (exact, shared word 13-gram, "
+        "character 5-gram Jaccard, or embedding cosine with the student's encoder; <code>contamination.jsonl</code> "
+        "in each run lists them), the rows <code>task.decontaminate=true</code> dropped, and the synthetic set's "
+        "diversity (distinct word bigrams; Vendi score over the student encoder's embeddings). A gain from a "
+        "contaminated set is not a gain.</p>",
+        _table(tables.trust) if len(tables.trust) else "<p><em>none</em></p>",
     ]
 
 

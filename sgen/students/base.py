@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from sgen.records import Example
 
 
@@ -41,6 +43,15 @@ class Student(ABC):
                            seed: int, loggers: list | None = None, task=None,
                            callbacks: list | None = None) -> StudentResult:
         """Fit a fresh model on `train`, score it on `test`; `callbacks` go to the Lightning Trainer."""
+
+    #: Whether embed() comes from pretrained weights: a random encoder (the tiny students) maps unrelated texts
+    #: close together, so its cosine says nothing about duplicates (its diversity score is still comparable).
+    pretrained_encoder: bool = False
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        """One vector per text from the student's pretrained encoder (before any training), for the contamination
+        audit and the diversity score; None for a student without an encoder."""
+        return None
 
     @abstractmethod
     def fingerprint(self) -> dict[str, Any]:

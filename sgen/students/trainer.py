@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
@@ -38,6 +39,7 @@ class ClassifierStudent(Student):
         self.source = None if tiny is not None else resolve_model(model, bundled_package, bundled_path,
                                                                   "student.model")
         self.tiny = tiny
+        self.pretrained_encoder = tiny is None
         self.max_length, self.eval_batch_size = max_length, eval_batch_size
         self.train_settings = TrainSettings(epochs=epochs, min_steps=min_steps, batch_size=batch_size, lr=lr,
                                             weight_decay=weight_decay, warmup_ratio=warmup_ratio,
@@ -64,6 +66,23 @@ class ClassifierStudent(Student):
 
         path = materialize(self.source)
         return AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Mean-pooled last hidden states of the untrained encoder (all-MiniLM-L6-v2's sentence embedding), in
+        fp32 on the training accelerator's device."""
+        encoder, tokenizer = self._build()
+        device = torch.device("cuda" if self.train_settings.accelerator in ("auto", "gpu", "cuda")
+                              and torch.cuda.is_available() else "cpu")
+        encoder.to(device).eval()
+        out = []
+        for start in range(0, len(texts), self.eval_batch_size):
+            enc = tokenizer(list(texts[start:start + self.eval_batch_size]), padding=True, truncation=True,
+                            max_length=self.max_length, return_tensors="pt").to(device)
+            hidden = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, encoder.config.hidden_size), dtype=np.float32)
 
     def train_and_evaluate(self, train: Sequence[Example], test: Sequence[Example], labels: Sequence[str],
                            seed: int, loggers: list | None = None, task=None,

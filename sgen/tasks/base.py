@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from sgen.audit.contamination import ContaminationSettings
 from sgen.records import Example, Messages, TaskData
 
 
@@ -40,6 +41,14 @@ class Task(ABC):
     # Sampling settings laid over the teacher's label_generation (answers) and text_generation (questions).
     answer_generation: Mapping[str, Any] = MappingProxyType({})
     question_generation: Mapping[str, Any] = MappingProxyType({})
+    # The contamination audit (sgen.audit): drop synthetic rows that duplicate a test item before training, and the
+    # thresholds that decide what a duplicate is.
+    decontaminate: bool = False
+    contamination: ContaminationSettings = ContaminationSettings()
+
+    def set_audit(self, decontaminate: bool, contamination: Mapping[str, Any] | None) -> None:
+        self.decontaminate = bool(decontaminate)
+        self.contamination = ContaminationSettings(**dict(contamination or {}))
 
     @abstractmethod
     def load(self, seed: int) -> TaskData:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 from sgen.records import Example, TaskData
 from sgen.students.metrics import accuracy, macro_f1
@@ -31,6 +32,8 @@ class ClassificationTask(Task):
         label_kind: str = "label",
         few_shot: int = 4,
         few_shot_sets: int | None = None,
+        decontaminate: bool = False,
+        contamination: dict[str, Any] | None = None,
     ) -> None:
         check_sizes(seed_size, test_size, unlabeled_size, few_shot)
         self.name = name
@@ -46,6 +49,7 @@ class ClassificationTask(Task):
         if few_shot_sets is not None and few_shot_sets < 1:
             raise ValueError(f"task.few_shot_sets must be >= 1 or null (a fresh draw per item), got {few_shot_sets}")
         self.few_shot_sets = few_shot_sets
+        self.set_audit(decontaminate, contamination)
         self.prompts: ClassificationPrompts | None = None
 
     def sft_pairs(self, examples) -> list:

@@ -39,6 +39,8 @@ class GSM8KTask(Task):
         bundled_dir: str = "data/gsm8k",
         few_shot: int = 4,
         few_shot_sets: int | None = None,
+        decontaminate: bool = False,
+        contamination: dict[str, Any] | None = None,
         answer_generation: dict[str, Any] | None = None,
         question_generation: dict[str, Any] | None = None,
     ) -> None:
@@ -54,6 +56,7 @@ class GSM8KTask(Task):
         if few_shot_sets is not None and few_shot_sets < 1:
             raise ValueError(f"task.few_shot_sets must be >= 1 or null (a fresh draw per item), got {few_shot_sets}")
         self.few_shot_sets = few_shot_sets
+        self.set_audit(decontaminate, contamination)
         # Sampling settings for answers and questions, laid over the teacher's defaults: CoT needs many tokens.
         self.answer_generation = dict(answer_generation or {})
         self.question_generation = dict(question_generation or {})

@@ -79,7 +79,7 @@ def console_lines(stderr: str) -> list[str]:
 
 def test_report_plots_load_without_errors(chromium, report, tmp_path):
     result = probe(chromium, report, tmp_path)
-    assert result["images"] == 3 and result["loaded"] == 3, result
+    assert result["images"] == 4 and result["loaded"] == 4, result
     assert all(w >= 400 and h >= 300 for w, h in result["sizes"]), result["sizes"]
     assert result["errors"] == [], result["errors"]
     assert result["title"].startswith("sgen sweep report")
@@ -91,7 +91,7 @@ def test_the_probe_catches_a_broken_plot(chromium, report, tmp_path):
     broken = tmp_path / "broken.html"
     broken.write_text(re.sub(r"base64,[A-Za-z0-9+/=]{200}", "base64,AAAA", report.read_text(), count=1))
     result = probe(chromium, broken, tmp_path)
-    assert result["images"] == 3 and result["loaded"] == 2 and result["errors"], result
+    assert result["images"] == 4 and result["loaded"] == 3 and result["errors"], result
 
 
 def test_screenshot_and_quiet_console(chromium, report, tmp_path):

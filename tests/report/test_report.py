@@ -98,7 +98,7 @@ def test_cost_plot_has_one_point_per_finished_run(table):
 
 
 def test_png_plots_are_real_images(report):
-    for name in ("score_vs_ratio", "score_vs_queries_paid", "score_vs_tokens"):
+    for name in ("score_vs_ratio", "score_vs_queries_paid", "score_vs_tokens", "score_vs_diversity"):
         image = mpimg.imread(report / f"{name}.png")
         assert image.shape[0] > 300 and image.shape[1] > 400 and image.std() > 0.01
 
@@ -106,7 +106,7 @@ def test_png_plots_are_real_images(report):
 def test_html_is_self_contained_and_holds_every_run(report, table):
     text = (report / "report.html").read_text()
     srcs = re.findall(r'(?:src|href)="([^"]*)"', text)
-    assert len(srcs) == 3 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert len(srcs) == 4 and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "<script" not in text and "<link" not in text and "http://" not in text and "https://" not in text
     for row in table.itertuples():
         assert f">{row.job}<" in text
@@ -114,7 +114,8 @@ def test_html_is_self_contained_and_holds_every_run(report, table):
             assert f">{format_value(row.accuracy)}<" in text and f">{format_value(row.tokens)}<" in text
     assert "task.seed_size=100000 is larger" in text
     assert re.search(r"At ratio \d+ with seed size (50|100), use", text)
-    for section in ("Grid cells", "Crossovers within the grid", "Predicted crossovers beyond the grid"):
+    for section in ("Grid cells", "Crossovers within the grid", "Predicted crossovers beyond the grid",
+                    "Trust: contamination and diversity"):
         assert f">{section}" in text
 
 
@@ -163,7 +164,7 @@ def test_wandb_summary_run_lands_offline(sweep, tmp_path, monkeypatch):
     assert len(logged["data"]) == 9 and "accuracy" in logged["columns"]
     assert len(list(media.glob("table/recommendations_*.table.json"))) == 1
     assert sorted(p.name.rsplit("_", 2)[0] for p in media.glob("images/plots/*.png")) == [
-        "score_vs_queries_paid", "score_vs_ratio", "score_vs_tokens"]
+        "score_vs_diversity", "score_vs_queries_paid", "score_vs_ratio", "score_vs_tokens"]
     [page] = media.glob("html/report_*.html")
     assert "All runs" in page.read_text()
 
@@ -205,3 +206,15 @@ def test_a_published_runs_table_rebuilds_the_same_report(report, tmp_path, caplo
     assert main([str(report / "runs.csv"), "--out", str(tmp_path / "again"), "--no-wandb"]) == 0
     for name in ("recommendations.csv", "cells.csv", "crossovers.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "again" / name), pd.read_csv(report / name))
+
+
+def test_trust_table_has_each_method_audit_and_diversity(report, table):
+    trust = pd.read_csv(report / "trust.csv")
+    ok = table[table["status"] == "ok"]
+    assert set(trust["method"]) == set(ok["method"]) and trust["n"].sum() == len(ok)
+    # Every finished run was audited: a contaminated share in [0, 1] and a Vendi score of at least 1 (one item).
+    assert ok["contamination.rate"].between(0, 1).all() and (ok["diversity.vendi_synthetic"] >= 1 - 1e-9).all()
+    for method, runs in ok.groupby("method"):
+        row = trust[trust["method"] == method].iloc[0]
+        assert row["vendi_synthetic"] == pytest.approx(runs["diversity.vendi_synthetic"].mean())
+        assert row["contaminated_share"] == pytest.approx(runs["contamination.rate"].mean())
