@@ -192,6 +192,7 @@ def generation_context(cfg: DictConfig, exp: Experiment, teacher, augmenter, **m
         teacher=MeteredTeacher(teacher, role="teacher", **meter),
         augmenter=MeteredTeacher(augmenter, role="augmenter", **meter),
         verifier_client=MeteredTeacher(teacher, role="verifier", **meter),
+        judge_client=MeteredTeacher(teacher, role="judge", **meter),
         ledger=meter["ledger"], seed=int(cfg.seed), few_shot=task.few_shot, few_shot_sets=task.few_shot_sets,
         # A generation task lays its own answer / question settings over the teacher's (CoT needs more tokens).
         label_params=GenerationParams(**{**cfg.teacher.label_generation, **task.answer_generation}),
@@ -216,7 +217,8 @@ def collect_metrics(cfg: DictConfig, exp: Experiment, rows: list[SyntheticRow], 
         "gain": {k: v - seed_only[k] for k, v in compared(scores).items() if k in seed_only},
         **baseline_metrics(data, exp.task),
         **ledger.summary(),
-        **run_cost(ledger.summary(), {"teacher": exp.teacher, "verifier": exp.teacher, "augmenter": exp.augmenter}),
+        **run_cost(ledger.summary(), {"teacher": exp.teacher, "verifier": exp.teacher, "judge": exp.teacher,
+                                      "augmenter": exp.augmenter}),
         "seconds": timer.seconds,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

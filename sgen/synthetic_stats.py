@@ -36,6 +36,7 @@ def synthetic_stats(rows: list[SyntheticRow], data: TaskData, task) -> dict[str,
         # Rows that parsed but a verifier (or a kept=false decision after parsing) dropped.
         "verifier_drop_rate": _share(sum(r.parse_status == "ok" and not r.kept for r in rows), len(rows)),
     }
+    stats.update(judge_stats(rows, data, task))
     if data.kind == "generation":
         return {**stats, **_generation_stats(rows, kept, data, task)}
     # Only annotation rows have a hidden gold label; elsewhere the teacher's label quality is unknown.
@@ -59,6 +60,30 @@ def _generation_stats(rows: list[SyntheticRow], kept: list[SyntheticRow], data: 
                                      / len(graded) if graded else None),
         "row_status_counts": dict(Counter(r.parse_status for r in rows)),
     }
+
+
+# Strategies whose rows should carry their source item's gold label or answer (a new question has its own answer).
+GOLD_STRATEGIES = ("new_answer", "rephrase", "annotate")
+
+
+def judge_stats(rows: list[SyntheticRow], data: TaskData, task) -> dict[str, Any]:
+    """What the LLM judge did (verifier=judge): rows judged, its drop rate, replies without a score, the mean
+    score, and where gold exists (rows derived from a seed or pool item) the precision of what it kept."""
+    judged = [r for r in rows if r.verifier.get("name") == "judge"]
+    if not judged:
+        return {}
+    gold = {**{e.id: e.label for e in data.seed}, **data.hidden_gold}
+    graded = [r for r in judged if r.kept and r.strategy in GOLD_STRATEGIES and r.source_id in gold]
+    scores = [r.verifier["score"] for r in judged if r.verifier.get("score") is not None]
+    return {"judge": {
+        "n_judged": len(judged),
+        "drop_rate": sum(not r.kept for r in judged) / len(judged),
+        "unparsed": sum(r.verifier.get("score") is None for r in judged),
+        "mean_score": sum(scores) / len(scores) if scores else None,
+        "n_gold": len(graded),
+        "precision_vs_gold": (sum(task.answer_key(r.label) == task.answer_key(gold[r.source_id]) for r in graded)
+                              / len(graded) if graded else None),
+    }}
 
 
 def _first_answer(row: SyntheticRow) -> str | None:

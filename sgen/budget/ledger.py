@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sgen.records import QueryRecord
 
-ROLES = ("teacher", "augmenter", "verifier")
+ROLES = ("teacher", "augmenter", "verifier", "judge")
 
 
 class BudgetExceeded(RuntimeError):

@@ -50,6 +50,8 @@ class GenerationContext:
     # picks one) instead of a fresh draw per item: a shared block is a shared prompt prefix, computed once by the
     # hf engine and billed once by servers with prompt caching. None: a fresh draw per item.
     few_shot_sets: int | None = None
+    # The LLM judge's client (verifier=judge): the teacher, booked in the role 'judge'.
+    judge_client: MeteredTeacher | None = None
 
     @property
     def kind(self) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sgen.records import Example, Messages
+from sgen.tasks.judging import REPLY_FORMAT
 from sgen.tasks.math_answers import extract_answer, states_final_answer, strip_calculator_annotations
 
 INSTRUCTION = ("Solve the math word problem. Reason step by step, then give the final answer as a number on "
@@ -61,6 +62,16 @@ class MathPrompts:
                 "so that it has a different answer. It must be self-contained and have exactly one numeric answer. "
                 "Reply with the new problem only, without solving it.")
         return [{"role": "user", "content": body}]
+
+    def judge(self, question: str, answer: str | None, original: str | None) -> Messages:
+        """The judge's rubric for a math row: the question answerable and well posed (and, for a rewrite, the same
+        problem as its original), the worked answer right."""
+        same = (f"Original problem: {original}\n" if original is not None else "")
+        ask = ("Is the problem the same as the original, " if original is not None else "Is the problem ")
+        body = (f"{same}Problem: {question}\nAnswer: {answer}\n\n{ask}self-contained, answerable and well "
+                "posed, and are the answer's reasoning and final number correct?")
+        return [{"role": "system", "content": f"You grade synthetic math training data. {REPLY_FORMAT}"},
+                {"role": "user", "content": body}]
 
     def check_question(self, question: str) -> Messages:
         body = ("Is the following a well-formed, self-contained math word problem with exactly one numeric answer? "

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sgen.records import Example, Messages
+from sgen.tasks.judging import REPLY_FORMAT
 
 _PREFIX = re.compile(r"^\s*(?:here is|here's|sure|rewritten|rephrased|new|paraphrase|text|tweet|message|output)"
                      r"[^:\n]{0,40}:\s*", re.IGNORECASE)
@@ -41,6 +42,19 @@ class ClassificationPrompts:
                 f"Write one new, different {self.text_kind} whose {self.label_kind} is {label}. "
                 f"Reply with the {self.text_kind} only.")
         return [{"role": "user", "content": body}]
+
+    def judge(self, text: str, label: str | None, original: str | None) -> Messages:
+        """The judge's rubric for a classification row: a rewrite must keep its original's meaning; every row's
+        label must be right for its text."""
+        system = (f"You grade synthetic training data for a classifier of the {self.label_kind} of "
+                  f"{self.text_kind}s (labels: {', '.join(self.labels)}). {REPLY_FORMAT}")
+        if original is not None:
+            body = (f"Original {self.text_kind}: {original}\nRewrite: {text}\n{self.label_kind}: {label}\n\n"
+                    f"Does the rewrite keep the original's meaning, and is {label} its right {self.label_kind}?")
+        else:
+            body = (f"{self.text_kind}: {text}\n{self.label_kind}: {label}\n\n"
+                    f"Is this a natural {self.text_kind}, and is {label} its right {self.label_kind}?")
+        return [{"role": "system", "content": system}, {"role": "user", "content": body}]
 
     # -- format_output: raw text -> record ---------------------------------------------------------------------
     def parse_label(self, raw: str) -> tuple[str | None, str]:

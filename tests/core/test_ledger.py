@@ -23,7 +23,7 @@ def test_ledger_counts_roles_and_tokens():
         ledger.record(_record(role))
     ledger.record(_record("teacher", cached=True))
     s = ledger.summary()
-    assert s["queries_by_role"] == {"teacher": 3, "augmenter": 1, "verifier": 1}
+    assert s["queries_by_role"] == {"teacher": 3, "augmenter": 1, "verifier": 1, "judge": 0}
     assert (s["queries_used"], s["queries_paid"], s["queries_cached"]) == (5, 4, 1)
     assert s["prompt_tokens"] == 15 and s["completion_tokens_by_role"]["teacher"] == 6
     with pytest.raises(BudgetExceeded, match="only 0 of 5 remain"):
@@ -31,8 +31,8 @@ def test_ledger_counts_roles_and_tokens():
 
 
 def test_unknown_role_is_rejected():
-    with pytest.raises(ValueError, match="valid roles: teacher, augmenter, verifier"):
-        QueryLedger(3).record(_record("judge"))
+    with pytest.raises(ValueError, match="valid roles: teacher, augmenter, verifier, judge"):
+        QueryLedger(3).record(_record("grader"))
 
 
 def test_metered_teacher_refuses_to_overspend(task_data, tiny_backend):

@@ -71,7 +71,7 @@ def test_ratio_and_budget_groups(tmp_path):
     run_sgen(*TINY, "budget=300q", "task.seed_size=25", "strategy=rephrase", f"hydra.run.dir={out}")
     m = read_metrics(out)
     assert m["budget"] == 300 and m["ratio"] == 12.0
-    assert m["queries_by_role"] == {"teacher": 0, "augmenter": 300, "verifier": 0}
+    assert m["queries_by_role"] == {"teacher": 0, "augmenter": 300, "verifier": 0, "judge": 0}
 
 
 def test_zero_budget_trains_on_seed_only_and_says_so(tmp_path):

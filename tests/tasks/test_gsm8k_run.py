@@ -72,7 +72,7 @@ def test_gsm8k_with_bundled_smollm2_teacher_and_student(tmp_path):
              "student.max_new_tokens=128", "student.max_length=384", "strategy=new_answer", "verifier=none",
              "budget.queries=8", f"hydra.run.dir={out}", timeout=1800)
     m = read_metrics(out)
-    assert m["queries_by_role"] == {"teacher": 8, "augmenter": 0, "verifier": 0}
+    assert m["queries_by_role"] == {"teacher": 8, "augmenter": 0, "verifier": 0, "judge": 0}
     assert m["teacher"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and m["n_synthetic_generated"] == 8
     assert 0.0 <= m["teacher_seed_accuracy"] <= 1.0 and 0.0 <= m["accuracy"] <= 1.0
     rows = read_jsonl(out / "synthetic.jsonl")
