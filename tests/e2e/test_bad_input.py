@@ -161,9 +161,10 @@ CASES = [
     ("unsupported file type", CUSTOM, ["unsupported data file", "notes.txt", "use .csv, .jsonl"]),
     ("unknown codec", [*CUSTOM, "task.source.encoding=klingon"], ["task.source.encoding='klingon' names no codec"]),
 ]
-FILE_OF_CASE = {"folder that is no dataset": "plain_folder", "empty file": "empty.csv", "header-only file": "header.csv",
-                "rows without text": "empty_texts.csv", "no label column": "no_label_column.csv",
-                "wrong text column": "good.csv", "single label": "single.csv", "too few rows for the test set": "few.csv",
+FILE_OF_CASE = {"folder that is no dataset": "plain_folder", "empty file": "empty.csv",
+                "header-only file": "header.csv", "rows without text": "empty_texts.csv",
+                "no label column": "no_label_column.csv", "wrong text column": "good.csv", "single label": "single.csv",
+                "too few rows for the test set": "few.csv",
                 "latin-1 csv": "latin.csv", "latin-1 jsonl": "latin.jsonl", "broken jsonl line": "broken.jsonl",
                 "jsonl line that is no object": "array_line.jsonl", "unsupported file type": "notes.txt",
                 "unknown codec": "good.csv"}
