@@ -69,20 +69,29 @@ class ClassifierStudent(Student):
 
     @torch.inference_mode()
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Mean-pooled last hidden states of the untrained encoder (all-MiniLM-L6-v2's sentence embedding), in
-        fp32 on the training accelerator's device."""
+        """Mean-pooled last hidden states of the untrained encoder (all-MiniLM-L6-v2's sentence embedding), on the
+        training accelerator's device, in bf16 autocast where training uses bf16 (5x faster on this CPU's AMX;
+        the pooled vectors are returned in fp32), batched shortest first like the evaluation."""
         encoder, tokenizer = self._build()
         device = torch.device("cuda" if self.train_settings.accelerator in ("auto", "gpu", "cuda")
                               and torch.cuda.is_available() else "cpu")
         encoder.to(device).eval()
+        if not texts:
+            return np.zeros((0, encoder.config.hidden_size), dtype=np.float32)
+        ids = tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        order = length_order([len(row) for row in ids])
+        bf16 = self.resolved_precision.startswith("bf16")
         out = []
-        for start in range(0, len(texts), self.eval_batch_size):
-            enc = tokenizer(list(texts[start:start + self.eval_batch_size]), padding=True, truncation=True,
-                            max_length=self.max_length, return_tensors="pt").to(device)
-            hidden = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+        for start in range(0, len(order), self.eval_batch_size):
+            batch = [texts[i] for i in order[start:start + self.eval_batch_size]]
+            enc = tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
+                            return_tensors="pt").to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                hidden = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+            hidden = hidden.float()
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, encoder.config.hidden_size), dtype=np.float32)
+            out.extend(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)).cpu().numpy())
+        return np.stack(restore_order(out, order))
 
     def train_and_evaluate(self, train: Sequence[Example], test: Sequence[Example], labels: Sequence[str],
                            seed: int, loggers: list | None = None, task=None,
