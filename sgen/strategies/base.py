@@ -100,6 +100,24 @@ class Flow(ABC):
         """Create the given items (indices into the flow's fixed item order)."""
 
 
+class PoolFlow(Flow):
+    """The teacher labels or answers each unlabeled pool input once (1 query per row); the task kind decides how."""
+
+    def capacity(self, data: TaskData) -> int:
+        return len(data.unlabeled)
+
+    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
+        pool = [ctx.data.unlabeled[i] for i in items]
+        rows = [SyntheticRow(text=e.text, label=None, strategy="annotate", parse_status="pending", source_id=e.id)
+                for e in pool]
+        self.annotate(ctx, rows, [e.id for e in pool])
+        return rows
+
+    @abstractmethod
+    def annotate(self, ctx: GenerationContext, rows: list[SyntheticRow], keys: list[str]) -> None:
+        """Ask the teacher for each row's label (one query each, `keys` its prompt keys) and record it."""
+
+
 class Strategy(ABC):
     name: str
 

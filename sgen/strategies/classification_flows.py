@@ -5,9 +5,9 @@ rerun draws the same samples. Every row keeps all its queries and its raw text w
 """
 from __future__ import annotations
 
-from sgen.records import SyntheticRow, TaskData
+from sgen.records import SyntheticRow
 from sgen.strategies.augment import AugmentThenLabel, Draft
-from sgen.strategies.base import Flow, GenerationContext
+from sgen.strategies.base import GenerationContext, PoolFlow
 
 
 def label_rows(ctx: GenerationContext, rows: list[SyntheticRow], keys: list[str]) -> None:
@@ -21,18 +21,11 @@ def label_rows(ctx: GenerationContext, rows: list[SyntheticRow], keys: list[str]
         row.kept = row.label is not None
 
 
-class AnnotateInputs(Flow):
+class AnnotateInputs(PoolFlow):
     """new_answer and annotate: the teacher labels each unlabeled input once (1 query per row)."""
 
-    def capacity(self, data: TaskData) -> int:
-        return len(data.unlabeled)
-
-    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
-        inputs = [ctx.data.unlabeled[i] for i in items]
-        rows = [SyntheticRow(text=e.text, label=None, strategy="annotate", parse_status="pending", source_id=e.id)
-                for e in inputs]
-        label_rows(ctx, rows, [e.id for e in inputs])
-        return rows
+    def annotate(self, ctx: GenerationContext, rows: list[SyntheticRow], keys: list[str]) -> None:
+        label_rows(ctx, rows, keys)
 
 
 class RephraseInputs(AugmentThenLabel):

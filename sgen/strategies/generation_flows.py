@@ -10,7 +10,7 @@ from abc import abstractmethod
 
 from sgen.records import Example, GenerationParams, Messages, QueryRecord, SyntheticRow, TaskData
 from sgen.strategies.augment import AugmentThenLabel, Draft
-from sgen.strategies.base import Flow, GenerationContext
+from sgen.strategies.base import Flow, GenerationContext, PoolFlow
 
 
 def answer_rows(ctx: GenerationContext, rows: list[SyntheticRow], keys: list[str],
@@ -56,18 +56,11 @@ class AnswerAugmentation(Flow):
         return rows
 
 
-class AnswerPool(Flow):
+class AnswerPool(PoolFlow):
     """annotate: the teacher answers each unlabeled pool question once (1 query per row)."""
 
-    def capacity(self, data: TaskData) -> int:
-        return len(data.unlabeled)
-
-    def run_round(self, ctx: GenerationContext, items: range) -> list[SyntheticRow]:
-        pool = [ctx.data.unlabeled[i] for i in items]
-        rows = [SyntheticRow(text=q.text, label=None, strategy="annotate", parse_status="pending", source_id=q.id)
-                for q in pool]
-        answer_rows(ctx, rows, [q.id for q in pool], [None] * len(pool))
-        return rows
+    def annotate(self, ctx: GenerationContext, rows: list[SyntheticRow], keys: list[str]) -> None:
+        answer_rows(ctx, rows, keys, [None] * len(rows))  # a pool question is never among the seed shots
 
 
 class _AnswerWritten(AugmentThenLabel):
