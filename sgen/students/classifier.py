@@ -9,6 +9,12 @@ from transformers import get_linear_schedule_with_warmup
 from sgen.students.optim import adamw
 
 
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens: the pooling all-MiniLM-L6-v2 was trained with (its sentence embedding)."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
 class EncoderClassifier(pl.LightningModule):
     def __init__(self, encoder: nn.Module, num_labels: int, lr: float = 5e-5, weight_decay: float = 0.01,
                  warmup_ratio: float = 0.06, dropout: float = 0.1) -> None:
@@ -20,10 +26,7 @@ class EncoderClassifier(pl.LightningModule):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        # Mean over real tokens: the pooling all-MiniLM-L6-v2 was trained with.
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return self.head(self.dropout(pooled))
+        return self.head(self.dropout(mean_pool(hidden, attention_mask)))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         logits = self(batch["input_ids"], batch["attention_mask"])

@@ -16,7 +16,7 @@ from sgen.models import materialize, resolve_model
 from sgen.records import Example
 from sgen.students.base import Student, StudentResult
 from sgen.students.batching import LengthGroupedBatchSampler, length_order, restore_order
-from sgen.students.classifier import EncoderClassifier
+from sgen.students.classifier import EncoderClassifier, mean_pool
 from sgen.students.lightning_loop import make_trainer
 from sgen.students.settings import TrainSettings
 from sgen.students.metrics import accuracy, macro_f1
@@ -70,8 +70,8 @@ class ClassifierStudent(Student):
     @torch.inference_mode()
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Mean-pooled last hidden states of the untrained encoder (all-MiniLM-L6-v2's sentence embedding), on the
-        training accelerator's device, in bf16 autocast where training uses bf16 (5x faster on this CPU's AMX;
-        the pooled vectors are returned in fp32), batched shortest first like the evaluation."""
+        training accelerator's device, in bf16 autocast where training uses bf16, batched shortest first like the
+        evaluation (1,400 tweets on 2 CPU cores: 4.4 s, against 8.0 s in fp32); the vectors are returned in fp32."""
         encoder, tokenizer = self._build()
         device = torch.device("cuda" if self.train_settings.accelerator in ("auto", "gpu", "cuda")
                               and torch.cuda.is_available() else "cpu")
@@ -88,9 +88,7 @@ class ClassifierStudent(Student):
                             return_tensors="pt").to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                 hidden = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-            hidden = hidden.float()
-            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            out.extend(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)).cpu().numpy())
+            out.extend(mean_pool(hidden.float(), enc["attention_mask"]).cpu().numpy())
         return np.stack(restore_order(out, order))
 
     def train_and_evaluate(self, train: Sequence[Example], test: Sequence[Example], labels: Sequence[str],
