@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from sgen.audit.contamination import ContaminationReport, find_contamination
 from sgen.audit.diversity import diversity_metrics
 from sgen.records import Example, TaskData
