@@ -52,6 +52,9 @@ class Completion:
     completion_tokens: int
 
 
+NOT_SENT = -1  # the query_id of a query a dollar cap kept from being sent
+
+
 @dataclass
 class QueryRecord:
     """One metered teacher/augmenter/verifier call, kept verbatim as provenance."""
@@ -64,6 +67,11 @@ class QueryRecord:
     prompt_tokens: int
     completion_tokens: int
     cached: bool = False
+
+    @property
+    def sent(self) -> bool:
+        """False for a query a dollar cap kept from being sent (sgen.budget.metered): no answer, no cost."""
+        return self.query_id != NOT_SENT
 
 
 @dataclass

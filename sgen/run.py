@@ -24,7 +24,7 @@ from sgen.config import quiet_third_party_logs
 from sgen.errors import input_checks
 from sgen.outputs import write_metrics, write_synthetic
 from sgen.records import GenerationParams, SyntheticRow, TaskData
-from sgen.run_checks import check_run_settings
+from sgen.run_checks import check_priced, check_run_settings
 from sgen.strategies import GenerationContext
 from sgen.synthetic_stats import baseline_metrics, compared, synthetic_examples, synthetic_stats
 from sgen.teachers.finetune import TeacherFinetune, check_finetunable, finetune_teacher
@@ -72,12 +72,23 @@ class Experiment:
     verifier: Any
     student: Any
     data: TaskData
-    budget: int
+    budget: int | None  # queries; None: a dollar budget without a count
+    budget_usd: float | None = None
     teacher: Any = None
     augmenter: Any = None
     finetuned: Any = None
     teacher_finetune: TeacherFinetune | None = None
     calls: CallLog = field(default_factory=CallLog)  # teacher backend calls, timed (sgen.throughput)
+
+    @property
+    def spends(self) -> bool:
+        """Whether the budget pays for any query (a 0 budget trains on the seed set alone)."""
+        return self.budget != 0 and self.budget_usd != 0
+
+    def describe_budget(self) -> str:
+        parts = ([f"{self.budget} queries"] if self.budget is not None else []) \
+            + ([f"${self.budget_usd:g}"] if self.budget_usd is not None else [])
+        return " and ".join(parts)
 
 
 def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker, resources: ExitStack) -> dict[str, Any]:
@@ -113,8 +124,8 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker, resources: ExitSta
     tracker.log_metrics(metrics)
     tracker.log_rows(records)
     log.info("accuracy %.4f (seed only %.4f, gain %+.4f), macro-F1 %s; %d synthetic rows kept of %d; "
-             "%d/%d queries; metrics in %s", scores["accuracy"], seed_only["accuracy"], metrics["gain"]["accuracy"],
-             scores.get("macro_f1"), metrics["n_synthetic"], len(rows), ledger.used, exp.budget,
+             "%d queries of %s; metrics in %s", scores["accuracy"], seed_only["accuracy"], metrics["gain"]["accuracy"],
+             scores.get("macro_f1"), metrics["n_synthetic"], len(rows), ledger.used, exp.describe_budget(),
              output_dir / "metrics.json")
     return metrics
 
@@ -123,9 +134,10 @@ def build(cfg: DictConfig, timer: StageTimer, resources: ExitStack, output_dir: 
     """Instantiate and validate everything, then load the models: bad input fails before any query is spent."""
     with timer.stage("load"), input_checks():
         exp = prepare(cfg)
-    budget, task, teacher_finetune = exp.budget, exp.task, exp.teacher_finetune
-    log.info("budget %d queries / seed set %d = ratio %.2f; strategy %s, verifier %s",
-             budget, len(exp.data.seed), budget / len(exp.data.seed), exp.strategy.name, exp.verifier.name)
+    task, teacher_finetune = exp.task, exp.teacher_finetune
+    ratio = "" if exp.budget is None else f" = ratio {exp.budget / len(exp.data.seed):.2f}"
+    log.info("budget %s / seed set %d%s; strategy %s, verifier %s", exp.describe_budget(), len(exp.data.seed),
+             ratio, exp.strategy.name, exp.verifier.name)
     with timer.stage("load"), input_checks():  # a wrong model path, server address or key
         exp.teacher = instantiate(cfg.teacher.backend)
         resources.callback(exp.teacher.close)
@@ -134,12 +146,13 @@ def build(cfg: DictConfig, timer: StageTimer, resources: ExitStack, output_dir: 
         exp.augmenter = instantiate(cfg.augmenter.backend) if cfg.get("augmenter") else exp.teacher
         if exp.augmenter is not exp.teacher:
             resources.callback(exp.augmenter.close)
-        if budget > 0:
+        check_priced(exp.budget_usd, exp.budget, {"teacher": exp.teacher, "augmenter": exp.augmenter})
+        if exp.spends:
             exp.teacher.load()
             if exp.augmenter is not exp.teacher:
                 exp.augmenter.load()
     # Kaddour & Liu: the teacher first learns the seed set (LoRA); the adapter is cached per seed set and teacher.
-    if teacher_finetune is not None and budget > 0:
+    if teacher_finetune is not None and exp.spends:
         with timer.stage("finetune_teacher"):
             exp.finetuned = finetune_teacher(exp.teacher, task, exp.data.seed, teacher_finetune,
                                              results_dir(cfg, output_dir) / "teacher_adapters")
@@ -149,11 +162,10 @@ def build(cfg: DictConfig, timer: StageTimer, resources: ExitStack, output_dir: 
 def prepare(cfg: DictConfig, load_task: Callable[[DictConfig, int], tuple[Any, TaskData]] | None = None) -> Experiment:
     """Task data, strategy, verifier and student, validated; no teacher yet (the sweep plan stops here too).
     `load_task(cfg.task, seed) -> (task, data)` replaces building and loading the task (a plan reuses loads)."""
-    check_run_settings(cfg)
-    budget = int(cfg.budget.queries)
+    budget, usd = check_run_settings(cfg)
     task, data = (load_task or _load_task)(cfg.task, int(cfg.seed))
     exp = Experiment(task, instantiate(cfg.strategy), instantiate(cfg.verifier), instantiate(cfg.student), data,
-                     budget, teacher_finetune=TeacherFinetune.from_config(cfg.teacher.get("finetune")))
+                     budget, usd, teacher_finetune=TeacherFinetune.from_config(cfg.teacher.get("finetune")))
     exp.strategy.check(exp.data, budget, exp.verifier)
     kinds = exp.student.kinds
     if task.kind not in kinds:
@@ -170,7 +182,7 @@ def _load_task(task_cfg: DictConfig, seed: int) -> tuple[Any, TaskData]:
 def generate(cfg: DictConfig, exp: Experiment, output_dir: Path,
              resources: ExitStack) -> tuple[list[SyntheticRow], QueryLedger]:
     """Spend the budget: every call goes through a metered client backed by the durable query cache."""
-    ledger = QueryLedger(exp.budget)
+    ledger = QueryLedger(exp.budget, exp.budget_usd)
     cache = open_query_cache(cfg.get("cache"), cache_root())
     if cache is not None:
         resources.callback(cache.close)
@@ -209,7 +221,9 @@ def collect_metrics(cfg: DictConfig, exp: Experiment, rows: list[SyntheticRow], 
         "task": exp.task.name, "strategy": exp.strategy.name, "verifier": exp.verifier.name, "seed": int(cfg.seed),
         "teacher": exp.teacher.model_id, "augmenter": exp.augmenter.model_id,
         "teacher_finetune": asdict(exp.finetuned) if exp.finetuned is not None else None,
-        "budget": exp.budget, "seed_size": len(data.seed), "ratio": exp.budget / len(data.seed),
+        # Under a dollar budget without a count, the ratio is the one the dollars bought.
+        "budget": exp.budget, "seed_size": len(data.seed),
+        "ratio": (ledger.used if exp.budget is None else exp.budget) / len(data.seed),
         "n_seed": len(data.seed), "n_train": len(train),
         **synthetic_stats(rows, data, exp.task),
         **scores,

@@ -5,6 +5,7 @@ belong to no component, or are read only once generation starts.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from omegaconf import DictConfig
@@ -21,9 +22,45 @@ def whole_number(value: Any, key: str, minimum: int, hint: str = "") -> int:
     return int(value)
 
 
-def check_run_settings(cfg: DictConfig) -> None:
-    whole_number(cfg.budget.queries, "budget.queries", 0, "; give a count of teacher queries, e.g. budget=300 "
-                 "or budget=2.5k")
+def budget_settings(cfg: DictConfig) -> tuple[int | None, float | None]:
+    """(query count, dollar cap) of the run's budget, checked; either may be None (no cap), not both."""
+    usd = cfg.budget.get("usd")
+    if usd is not None:
+        if isinstance(usd, bool) or not isinstance(usd, int | float) or not math.isfinite(usd) or usd < 0:
+            raise ValueError(f"budget.usd={usd!r} is not a number of dollars >= 0; give e.g. budget=usd "
+                             "budget.usd=2.50")
+        usd = float(usd)
+    queries = cfg.budget.get("queries")
+    if queries is None and usd is None:
+        raise ValueError("the budget has neither budget.queries nor budget.usd; give one, e.g. budget=300 or "
+                         "budget=usd budget.usd=2.50")
+    if queries is not None:
+        queries = whole_number(queries, "budget.queries", 0, "; give a count of teacher queries, e.g. budget=300 "
+                               "or budget=2.5k")
+    return queries, usd
+
+
+def check_priced(usd: float | None, queries: int | None, backends: dict[str, Any]) -> None:
+    """Under a dollar cap every backend that answers queries needs a known price; without a query count as well,
+    a free one would never end the run, and with one, not all may be free."""
+    if usd is None:
+        return
+    for role, backend in backends.items():
+        if backend.cost_usd(1_000_000, 1_000_000) is None:
+            raise ValueError(f"budget.usd={usd:g} needs the price of every model it pays, but the {role} "
+                             f"{backend.model_id} has none; set {role}.backend.price_per_million_prompt_tokens "
+                             "and price_per_million_completion_tokens")
+    free = {role: b.model_id for role, b in backends.items() if b.cost_usd(1_000_000, 1_000_000) == 0}
+    if free and (queries is None or len(free) == len(backends)):
+        role, name = next(iter(free.items()))
+        raise ValueError(f"budget.usd={usd:g} but the {role} {name} costs nothing per token (local weights), so "
+                         f"dollars cannot end the run; price it ({role}.backend.price_per_million_prompt_tokens and "
+                         "_completion_tokens, e.g. what a GPU-hour buys) or give a query count, e.g. budget=300")
+
+
+def check_run_settings(cfg: DictConfig) -> tuple[int | None, float | None]:
+    """Check the run's own settings; return its budget (query count, dollar cap)."""
+    budget = budget_settings(cfg)
     whole_number(cfg.seed, "seed", 0)
     for key in ("round_size", "query_batch_size"):
         whole_number(cfg[key], key, 1)
@@ -32,6 +69,7 @@ def check_run_settings(cfg: DictConfig) -> None:
         for kind in ("label_generation", "text_generation"):
             if node is not None and node.get(kind) is not None:
                 check_sampling(GenerationParams(**node[kind]), f"{role}.{kind}")
+    return budget
 
 
 def check_sampling(params: GenerationParams, where: str) -> None:

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 RATES_FILE = "rates.jsonl"
 SAMPLES_PER_SETTING = 32  # raw completions kept per (backend, generation params) and run
 _STUDENT_NEUTRAL = ("progress",)  # student keys that change nothing about its speed
+_BACKEND_NEUTRAL = ("price_per_million_prompt_tokens", "price_per_million_completion_tokens")  # cost, not speed
 
 # Process-wide marks: the time between two recorded runs of one process, minus their stages, is the per-job
 # overhead of a sweep (Hydra job set-up, metrics, status); before the first run it is start-up and imports.
@@ -66,7 +67,7 @@ def setup_id(setup: dict[str, Any]) -> str:
 def backend_setup(backend_cfg: DictConfig) -> dict[str, Any]:
     """A teacher backend's speed identity: its whole config (model, dtype, batch size, server), its code and the
     runtime. Old measurements stop matching when the engine changes, even under an unchanged config."""
-    node = OmegaConf.to_container(backend_cfg, resolve=True)
+    node = {k: v for k, v in OmegaConf.to_container(backend_cfg, resolve=True).items() if k not in _BACKEND_NEUTRAL}
     return {"backend": node, "code": code_version(str(node.get("_target_", ""))), **runtime()}
 
 
@@ -167,6 +168,10 @@ class TimedBackend(Teacher):
     @property
     def model_id(self) -> str:  # type: ignore[override]  # follows the backend (a fine-tuned teacher renames it)
         return self.backend.model_id
+
+    @property
+    def price(self) -> dict[str, float] | None:  # type: ignore[override]  # a dollar budget pays the backend's price
+        return self.backend.price
 
     def load(self) -> None:
         self.backend.load()

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 from sgen.budget.cache import QueryCache, query_key
 from sgen.budget.journal import QueryJournal
 from sgen.budget.ledger import QueryLedger
-from sgen.records import Completion, GenerationParams, Messages, QueryRecord
+from sgen.records import NOT_SENT, Completion, GenerationParams, Messages, QueryRecord
 from sgen.teachers.base import Teacher, partial_completions, seed_from_key
 
 log = logging.getLogger(__name__)
@@ -72,32 +72,66 @@ class MeteredTeacher:
         purpose: str,
         sample_indices: Sequence[int] | None = None,
     ) -> list[QueryRecord]:
-        """Run one query per prompt. Callers plan within the budget; asking for more raises BudgetExceeded."""
+        """Run one query per prompt. Callers plan within the budget; asking for more raises BudgetExceeded.
+
+        Under a dollar cap, each chunk sends the longest prefix whose worst cases the dollars left hold; once it is
+        settled (real usage costs less), the next chunk starts where it stopped. When not even one more worst case
+        fits, that prompt and every later one get an unsent record (empty text, no tokens, not booked)."""
         self.ledger.reserve(len(prompts))
         sample_indices = list(sample_indices) if sample_indices is not None else [0] * len(prompts)
         if len(sample_indices) != len(prompts):
             raise ValueError(f"{len(sample_indices)} sample indices for {len(prompts)} prompts")
         records: list[QueryRecord] = []
-        for start in range(0, len(prompts), self.batch_size):
-            batch = list(prompts[start : start + self.batch_size])
-            samples = sample_indices[start : start + self.batch_size]
+        start = 0
+        while start < len(prompts):
+            chunk = list(prompts[start : start + self.batch_size])
+            worst = self._worst_costs(chunk, params)
+            fits = self.ledger.hold(worst)
+            if fits == 0:
+                refused = list(prompts[start:])
+                log.info("dollar cap reached: %d %s queries not sent (worst case $%.6f, $%.6f left of $%g)",
+                         len(refused), self.role, worst[0], self.ledger.usd_left, self.ledger.usd)
+                self.ledger.refused += len(refused)
+                records.extend(self._unsent(prompt, purpose) for prompt in refused)
+                break
+            batch, samples = chunk[:fits], sample_indices[start : start + fits]
             self._shown, self._shown_tokens = 0, 0
-            completions, paid = self._answer(batch, samples, params)
-            booked = [self._book(prompt, completion, purpose, was_paid)
-                      for prompt, completion, was_paid in zip(batch, completions, paid, strict=True)]
+            try:
+                completions, paid = self._answer(batch, samples, params)
+                booked = [self._book(prompt, completion, purpose, was_paid)
+                          for prompt, completion, was_paid in zip(batch, completions, paid, strict=True)]
+            finally:
+                self.ledger.release(sum(worst[:fits]))
             if self.journal is not None:
                 self.journal.append(booked)
             records.extend(booked)
             if self.progress is not None:  # what the bar has not shown yet: cached answers, whole-call backends
                 tokens = sum(c.completion_tokens for c in completions) - self._shown_tokens
                 self.progress.update(len(batch) - self._shown, max(tokens, 0))
+            start += fits
         return records
+
+    def _worst_costs(self, prompts: list[Messages], params: GenerationParams) -> list[float]:
+        """Each prompt's worst-case dollars under a dollar cap (none needed without one)."""
+        if self.ledger.usd is None:
+            return [0.0] * len(prompts)
+        worst = [self.backend.worst_cost_usd(p, params.max_new_tokens) for p in prompts]
+        if any(w is None for w in worst):
+            raise ValueError(f"a dollar budget needs the price of {self.backend.model_id}; it has none")
+        return worst
+
+    def _unsent(self, prompt: Messages, purpose: str) -> QueryRecord:
+        return QueryRecord(query_id=NOT_SENT, role=self.role, purpose=purpose, prompt=prompt, text="", prompt_tokens=0,
+                           completion_tokens=0, cached=False)
 
     def _book(self, prompt: Messages, completion: Completion, purpose: str, paid: bool) -> QueryRecord:
         record = QueryRecord(query_id=self.ledger.used, role=self.role, purpose=purpose, prompt=prompt,
                              text=completion.text, prompt_tokens=completion.prompt_tokens,
                              completion_tokens=completion.completion_tokens, cached=not paid)
-        self.ledger.record(record)
+        usd = 0.0
+        if self.ledger.usd is not None:  # settle: what it really cost, cached or not (the budget is the design)
+            usd = self.backend.cost_usd(completion.prompt_tokens, completion.completion_tokens) or 0.0
+        self.ledger.record(record, usd)
         return record
 
     def _answer(self, batch: list[Messages], samples: list[int],

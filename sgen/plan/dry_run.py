@@ -25,6 +25,7 @@ from sgen.plan.rates import RateBook
 from sgen.plan.simulated import FirstPrompts, PlannedCall, PromptTokens, SimulatedTeacher, placeholder_for
 from sgen.records import TaskData
 from sgen.run import generation_context, prepare, seed_only_path, shares_results
+from sgen.run_checks import check_priced
 from sgen.synthetic_stats import synthetic_examples
 from sgen.teachers.finetune import adapter_key, device_accelerator
 from sgen.teachers.hf import HFTeacher
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 class JobQueries:
     """What one job would ask and pay, and the sizes its stage times depend on."""
 
-    budget: int
+    budget: int | None  # queries; None: a dollar budget without a count
     used: int
     paid: int
     cached: int  # answered by the query cache as it is now
@@ -146,7 +147,8 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
     augmenter, augmenter_sid = (state.backend(cfg.augmenter.backend) if cfg.get("augmenter")
                                 else (teacher, teacher_sid))
     model_id, finetune_pairs = teacher.model_id, 0
-    if exp.teacher_finetune is not None and budget > 0:
+    check_priced(exp.budget_usd, exp.budget, {"teacher": teacher, "augmenter": augmenter})
+    if exp.teacher_finetune is not None and exp.spends:
         key = adapter_key(model_id, task.sft_pairs(data.seed), exp.teacher_finetune,
                           device_accelerator(resolve_device(cfg.teacher.backend.get("device", "auto")).type))
         model_id = f"{model_id}+lora-{key}"  # what HFTeacher.attach_adapter names the tuned teacher
@@ -159,14 +161,16 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
     calls: list[PlannedCall] = []
     placeholder = placeholder_for(data.kind, data.labels)
 
-    def simulated(sid: str, backend_cfg: DictConfig, name: str) -> SimulatedTeacher:
-        return SimulatedTeacher(name, sid, task.name, backend_batch_size(backend_cfg), state.tokens(sid),
-                                lambda s, p: state.samples(s, p, task.name), placeholder, calls, state.first)
+    def simulated(sid: str, backend_cfg: DictConfig, name: str, real) -> SimulatedTeacher:
+        sim = SimulatedTeacher(name, sid, task.name, backend_batch_size(backend_cfg), state.tokens(sid),
+                               lambda s, p: state.samples(s, p, task.name), placeholder, calls, state.first)
+        sim.price = real.price  # a dollar budget holds and settles at the real backend's price
+        return sim
 
-    sim_teacher = simulated(teacher_sid, cfg.teacher.backend, model_id)
+    sim_teacher = simulated(teacher_sid, cfg.teacher.backend, model_id, teacher)
     sim_augmenter = sim_teacher if augmenter is teacher else simulated(augmenter_sid, cfg.augmenter.backend,
-                                                                        augmenter.model_id)
-    ledger = QueryLedger(budget)
+                                                                        augmenter.model_id, augmenter)
+    ledger = QueryLedger(budget, exp.budget_usd)
     cache = state.cache(cfg.get("cache"))
     hits_before = cache.stored_hits if cache is not None else 0
     ctx = generation_context(cfg, exp, sim_teacher, sim_augmenter, ledger=ledger, progress=None,
@@ -201,17 +205,17 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
         train_steps=train_steps, train_examples=train_examples,
         seed_only_steps=seed_only_steps, seed_only_examples=seed_only_examples,
         calls=calls, task=task.name, teacher_setups=sorted({teacher_sid, augmenter_sid}), student_setup=student_sid,
-        seed_only_cached=seed_only_cached, conversions=_conversions(cfg, budget, state),
+        seed_only_cached=seed_only_cached, conversions=_conversions(cfg, exp.spends, state),
         finetune_pairs=finetune_pairs,
         placeholder_answers=sim_teacher.simulated_with_placeholder
         + (sim_augmenter.simulated_with_placeholder if sim_augmenter is not sim_teacher else 0),
     )
 
 
-def _conversions(cfg: DictConfig, budget: int, state: PlanState) -> list[Path]:
+def _conversions(cfg: DictConfig, spends: bool, state: PlanState) -> list[Path]:
     """GGUF files this job dequantizes first (sgen.models.materialize): none cached, no earlier job converts them."""
     sources = []
-    if budget > 0:
+    if spends:
         sources += [state.backend(cfg.teacher.backend)[0]]
         if cfg.get("augmenter"):
             sources += [state.backend(cfg.augmenter.backend)[0]]

@@ -58,6 +58,8 @@ def render_plots(df: pd.DataFrame, metric: str = "accuracy",
                      "dotted: the seed set alone")
     figures = {"score_vs_ratio": (ratio_caption, plot_score_vs_ratio(df, metric, curves))}
     for cost, label in COST_AXES.items():
+        if cost == "cost_usd" and not (cost in df and (df[cost].astype(float) > 0).any()):
+            continue  # local weights nobody priced: every run cost $0
         figures[f"score_vs_{cost}"] = (f"{metric} of every finished run against {label}",
                                        plot_score_vs_cost(df, metric, cost))
     if DIVERSITY_AXIS in df.columns:

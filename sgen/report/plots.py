@@ -19,7 +19,10 @@ from sgen.report.summary import finished, summarize
 
 FIT_LABEL = "power-law fit within the grid (solid)"
 EXTRAPOLATION_LABEL = "extrapolation past the largest budget (dashed)"
-COST_AXES = {"queries_paid": "teacher queries paid", "tokens": "teacher tokens (prompt + completion)"}
+COST_AXES = {"queries_paid": "teacher queries paid", "tokens": "teacher tokens (prompt + completion)",
+             # Dollars compare a cheap teacher's many queries with a dear one's few at equal cost (Bansal et al.
+             # 2024); plotted when some run has a price (served models, or local ones priced by the user).
+             "cost_usd": "teacher cost (USD at each model's price, every query used)"}
 
 
 def _colors(methods: list[str]) -> dict[str, str]:

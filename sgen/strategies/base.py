@@ -118,6 +118,19 @@ class PoolFlow(Flow):
         """Ask the teacher for each row's label (one query each, `keys` its prompt keys) and record it."""
 
 
+UNSENT_STATUS = "not sent: dollar cap"
+
+
+def drop_unsent(rows: list[SyntheticRow]) -> list[SyntheticRow]:
+    """Rows a dollar cap left unfinished (one of their queries was not sent) are not kept, and say why; their
+    answered queries stay with them (and in the query cache: a rerun with more dollars reuses them)."""
+    for row in rows:
+        if any(not q.sent for q in row.queries):
+            row.queries = [q for q in row.queries if q.sent]
+            row.parse_status, row.kept = UNSENT_STATUS, False
+    return rows
+
+
 class Strategy(ABC):
     name: str
 
@@ -135,9 +148,12 @@ class Strategy(ABC):
         flow = self.flow(kind)
         return flow.base_cost + verifier.extra_queries(flow.labeled_by_teacher)
 
-    def check(self, data: TaskData, budget: int, verifier) -> None:
-        """Fail before any query: an unsupported task kind or verifier, or a budget larger than the pools hold."""
+    def check(self, data: TaskData, budget: int | None, verifier) -> None:
+        """Fail before any query: an unsupported task kind or verifier, or a budget larger than the pools hold
+        (a dollar budget without a query count stops where the pools end)."""
         verifier.check(self.name, data.kind)
+        if budget is None:
+            return
         cost = self.cost_per_item(verifier, data.kind)
         wanted = budget // cost
         cap = self.flow(data.kind).capacity(data)
@@ -147,15 +163,18 @@ class Strategy(ABC):
                 f"but the pool holds only {cap}; lower the budget to at most {cap * cost} or enlarge the pool "
                 f"(task.unlabeled_size, task.seed_size or the strategy's answers_per_question)")
 
-    def generate(self, ctx: GenerationContext, verifier, budget: int) -> list[SyntheticRow]:
+    def generate(self, ctx: GenerationContext, verifier, budget: int | None,
+                 usd: float | None = None) -> list[SyntheticRow]:
+        """Spend `budget` queries (None: no count) and, under the ledger's dollar cap, at most `usd` dollars (None:
+        what the ledger has left), round by round."""
         flow = self.flow(ctx.kind)
-        scope = BudgetScope(ctx.ledger, budget)
+        scope = BudgetScope(ctx.ledger, budget, usd)
         cost = self.cost_per_item(verifier, ctx.kind)
         cap = flow.capacity(ctx.data)
         rows: list[SyntheticRow] = []
         next_item = 0
         while True:
-            n = min(scope.remaining // cost, ctx.round_size)
+            n = min(scope.items(cost), ctx.round_size)
             if cap is not None:
                 n = min(n, cap - next_item)
             if n <= 0:
@@ -164,5 +183,5 @@ class Strategy(ABC):
             for row in new_rows:
                 row.strategy = self.name  # an alias (annotate) names itself, not the flow it shares
             verifier.verify(new_rows, ctx)
-            rows.extend(new_rows)
+            rows.extend(drop_unsent(new_rows))
             next_item += n

@@ -7,6 +7,12 @@ from sgen.records import SyntheticRow, TaskData
 from sgen.strategies.base import Flow, GenerationContext, Strategy
 
 
+def split_dollars(usd: float, weights: Mapping[str, float]) -> dict[str, float]:
+    """Dollar shares proportional to weights."""
+    total = sum(weights.values())
+    return {k: usd * w / total for k, w in weights.items()}
+
+
 def split_budget(budget: int, weights: Mapping[str, float]) -> dict[str, int]:
     """Integer shares proportional to weights (largest remainder), summing exactly to budget."""
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
@@ -35,17 +41,29 @@ class Mix(Strategy):
                              "one strategy a positive weight, e.g. strategy.weights.rephrase=1")
         self.components = {k: components[k] for k in self.weights}
 
-    def check(self, data: TaskData, budget: int, verifier) -> None:
-        for name, share in split_budget(budget, self.weights).items():
+    def check(self, data: TaskData, budget: int | None, verifier) -> None:
+        for name in self.components:
+            share = None if budget is None else split_budget(budget, self.weights)[name]
             self.components[name].check(data, share, verifier)
 
-    def generate(self, ctx: GenerationContext, verifier, budget: int) -> list[SyntheticRow]:
+    def generate(self, ctx: GenerationContext, verifier, budget: int | None,
+                 usd: float | None = None) -> list[SyntheticRow]:
+        """Each strategy in turn spends its share of the queries and, under a dollar cap, of the dollars."""
+        ledger = ctx.ledger
+        usd = ledger.usd if usd is None else usd
+        queries = split_budget(budget, self.weights) if budget is not None else dict.fromkeys(self.weights)
+        dollars = split_dollars(usd, self.weights) if usd is not None else dict.fromkeys(self.weights)
         rows: list[SyntheticRow] = []
-        carry = 0
-        for name, share in split_budget(budget, self.weights).items():
-            start = ctx.ledger.used
-            rows.extend(self.components[name].generate(ctx, verifier, share + carry))
-            carry = share + carry - (ctx.ledger.used - start)
+        carry, carry_usd = 0, 0.0
+        for name in self.weights:
+            start, start_usd = ledger.used, ledger.spent_usd
+            share = None if queries[name] is None else queries[name] + carry
+            share_usd = None if dollars[name] is None else dollars[name] + carry_usd
+            rows.extend(self.components[name].generate(ctx, verifier, share, share_usd))
+            if share is not None:
+                carry = share - (ledger.used - start)
+            if share_usd is not None:
+                carry_usd = share_usd - (ledger.spent_usd - start_usd)
         return rows
 
     def flows(self) -> Mapping[str, Flow]:  # pragma: no cover - Mix delegates whole budgets, never rounds

@@ -11,7 +11,7 @@ import torch
 from sgen.devices import resolve_device, resolve_dtype
 from sgen.models import ModelSource, materialize, resolve_model
 from sgen.records import Completion, GenerationParams, Messages
-from sgen.teachers.base import ResultHook, Teacher, default_seeds
+from sgen.teachers.base import ResultHook, Teacher, checked_price, default_seeds
 from sgen.teachers.engine import ContinuousBatcher, continuous_unsupported, sampling_settings
 from sgen.teachers.engine.static_batch import generate_static
 
@@ -37,11 +37,16 @@ class HFTeacher(Teacher):
         engine: str = "auto",
         prefix_cache_tokens: int = 16384,
         kv_cache_mb: float = 1024,
+        price_per_million_prompt_tokens: float = 0.0,
+        price_per_million_completion_tokens: float = 0.0,
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"teacher.backend.engine={engine!r} is not valid; valid: {', '.join(ENGINES)}")
         if batch_size < 1:
             raise ValueError(f"teacher.backend.batch_size must be >= 1, got {batch_size}")
+        # Local weights cost no money per query; a price (what a GPU-hour buys, per million tokens) lets a dollar
+        # budget compare them with an API at equal cost.
+        self.price = checked_price(price_per_million_prompt_tokens, price_per_million_completion_tokens)
         self.engine = engine
         self.prefix_cache_tokens = prefix_cache_tokens
         self.kv_cache_mb = kv_cache_mb
@@ -167,10 +172,14 @@ class HFTeacher(Teacher):
 
 
 def tiny_teacher(arch: str = "llama", hidden_size: int = 32, layers: int = 2, seed: int = 0,
-                 batch_size: int = 16, labels: Sequence[str] = (), engine: str = "auto") -> HFTeacher:
+                 batch_size: int = 16, labels: Sequence[str] = (), engine: str = "auto",
+                 price_per_million_prompt_tokens: float = 0.0,
+                 price_per_million_completion_tokens: float = 0.0) -> HFTeacher:
     """An HFTeacher over a tiny random model built in-process; label words are whole tokens so some parse."""
     from sgen.tiny import tiny_causal_lm
 
     model, tokenizer = tiny_causal_lm(arch, hidden_size, layers, seed, extra_words=tuple(labels))
     return HFTeacher(model=f"tiny-{arch}-{hidden_size}x{layers}-s{seed}", prebuilt=(model, tokenizer),
-                     dtype="float32", device="cpu", batch_size=batch_size, engine=engine)
+                     dtype="float32", device="cpu", batch_size=batch_size, engine=engine,
+                     price_per_million_prompt_tokens=price_per_million_prompt_tokens,
+                     price_per_million_completion_tokens=price_per_million_completion_tokens)

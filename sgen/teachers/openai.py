@@ -24,7 +24,7 @@ from typing import Any
 
 from sgen.records import Completion, GenerationParams, Messages
 from sgen.teachers.background_loop import BackgroundLoop
-from sgen.teachers.base import ResultHook, Teacher, default_seeds, with_partial
+from sgen.teachers.base import ResultHook, Teacher, checked_price, default_seeds, with_partial
 from sgen.teachers.http_retry import (RetryPolicy, TeacherRequestError, TransientError, is_retryable_status,
                                       parse_retry_after, redact)
 from sgen.teachers.pricing import list_price
@@ -83,8 +83,8 @@ class OpenAITeacher(Teacher):
         self.tokens_per_minute = tokens_per_minute
         # Configured prices win; else the shipped list price of this model on its provider's API; else unknown.
         prices = (price_per_million_prompt_tokens, price_per_million_completion_tokens)
-        known = list_price(self.base_url, model) if prices == (None, None) else prices
-        self.price = None if known is None else {"prompt": float(known[0]), "completion": float(known[1])}
+        self.price = checked_price(*(list_price(self.base_url, model) or (None, None) if prices == (None, None)
+                                     else prices))
         self.max_tokens_field = max_tokens_field
         self.send_seed = send_seed
         self.check_connection = check_connection
@@ -102,12 +102,6 @@ class OpenAITeacher(Teacher):
 
     def __repr__(self) -> str:  # never the key, whatever a debugger or a log line prints
         return f"OpenAITeacher(model={self.model!r}, base_url={self.base_url!r}, api_key_env={self.api_key_env!r})"
-
-    # -- cost ------------------------------------------------------------------------------------------------------
-    def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float | None:
-        if self.price is None:
-            return None
-        return (prompt_tokens * self.price["prompt"] + completion_tokens * self.price["completion"]) / 1e6
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -327,11 +321,7 @@ def _validate(base_url: str, concurrency: int, timeout: float, max_tokens_field:
         raise ValueError(f"teacher.backend.timeout must be > 0 seconds, got {timeout}")
     if max_tokens_field not in MAX_TOKENS_FIELDS:
         raise ValueError(f"teacher.backend.max_tokens_field={max_tokens_field!r}; valid: {', '.join(MAX_TOKENS_FIELDS)}")
-    if (price_prompt is None) != (price_completion is None):
-        raise ValueError("set both teacher.backend.price_per_million_prompt_tokens and "
-                         "price_per_million_completion_tokens, or neither (null: the shipped list price, if any)")
-    if price_prompt is not None and (price_prompt < 0 or price_completion < 0):
-        raise ValueError(f"prices per million tokens must be >= 0, got {price_prompt} and {price_completion}")
+    checked_price(price_prompt, price_completion)
     for name, value in (("requests_per_minute", rpm), ("tokens_per_minute", tpm)):
         if value is not None and value <= 0:
             raise ValueError(f"teacher.backend.{name} must be > 0 or null (no limit), got {value}")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sgen.records import Completion, GenerationParams, Messages
-from sgen.teachers.base import ResultHook, Teacher, default_seeds
+from sgen.teachers.base import ResultHook, Teacher, checked_price, default_seeds
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ class VLLMTeacher(Teacher):
         enforce_eager: bool = False,
         engine_kwargs: dict[str, Any] | None = None,
         name: str | None = None,
+        price_per_million_prompt_tokens: float = 0.0,
+        price_per_million_completion_tokens: float = 0.0,
     ) -> None:
         if tensor_parallel_size < 1:
             raise ValueError(f"teacher.backend.tensor_parallel_size must be >= 1, got {tensor_parallel_size}")
@@ -42,6 +44,7 @@ class VLLMTeacher(Teacher):
             raise ValueError(f"teacher.backend.dtype={dtype!r}; valid: {', '.join(DTYPES)}")
         if max_model_len is not None and max_model_len < 1:
             raise ValueError(f"teacher.backend.max_model_len must be >= 1 or null, got {max_model_len}")
+        self.price = checked_price(price_per_million_prompt_tokens, price_per_million_completion_tokens)
         self.model = model
         self.engine_args: dict[str, Any] = {
             "model": model, "tensor_parallel_size": int(tensor_parallel_size),

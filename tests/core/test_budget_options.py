@@ -11,7 +11,7 @@ from tests.conftest import run_sgen
 @pytest.mark.parametrize("ratio,seed_size,queries", [(1, 25, 25), (32, 50, 1600), (3.5, 20, 70), (0.1, 25, 2)])
 def test_ratio_budget_resolves_to_ratio_times_seed_size(tiny_cfg, ratio, seed_size, queries):
     cfg = tiny_cfg("budget=ratio", f"budget.ratio={ratio}", f"task.seed_size={seed_size}")
-    assert OmegaConf.to_container(cfg.budget, resolve=True) == {"ratio": ratio, "queries": queries}
+    assert OmegaConf.to_container(cfg.budget, resolve=True) == {"ratio": ratio, "queries": queries, "usd": None}
     assert queries_for_ratio(ratio, seed_size) == queries
 
 

@@ -56,7 +56,10 @@ def test_option_composes_and_instantiates(group, option, tiny_cfg, tmp_path):
         assert cfg.task and cfg.strategy  # a whole study on top of the defaults
         return
     if group == "budget":
-        assert int(node.queries) >= 0
+        from sgen.run_checks import budget_settings
+
+        queries, usd = budget_settings(cfg)
+        assert (queries or 0) >= 0 and (usd or 0) >= 0 and (queries, usd) != (None, None)
         return
     target = node.backend if group in ("teacher", "augmenter") else node
     obj = instantiate(target)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sgen.report import load_sweep, plot_score_vs_cost, plot_score_vs_ratio, summarize
-from sgen.report.html import format_value
+from sgen.report.html import format_value, render_plots
 from tests.report.sweep import GRID_JOBS, tiny_report, tiny_sweep
 
 
@@ -95,6 +95,19 @@ def test_cost_plot_has_one_point_per_finished_run(table):
         assert sorted(points) == sorted(zip(ok[cost].astype(float), ok["accuracy"]))
     with pytest.raises(ValueError, match="wall_seconds"):
         plot_score_vs_cost(table, cost="wall_seconds")
+
+
+def test_dollars_on_the_x_axis_once_runs_have_a_price(table):
+    free = render_plots(table)
+    assert "score_vs_cost_usd" not in free  # local weights nobody priced: every run cost $0
+    priced = table.assign(cost_usd=table["tokens"].astype(float) * 2e-6)  # $2 per million tokens
+    assert "score_vs_cost_usd" in render_plots(priced)
+    fig = plot_score_vs_cost(priced, cost="cost_usd")
+    points = [tuple(p) for coll in fig.axes[0].collections for p in coll.get_offsets()]
+    ok = priced[priced["status"] == "ok"]
+    want = sorted(zip(ok["cost_usd"], ok["accuracy"]))
+    assert len(points) == len(want) and all(p == pytest.approx(w) for p, w in zip(sorted(points), want))
+    assert "USD" in fig.axes[0].get_xlabel()
 
 
 def test_png_plots_are_real_images(report):

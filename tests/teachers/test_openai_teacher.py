@@ -286,7 +286,8 @@ def test_prices_only_where_they_are_known():
 @pytest.mark.parametrize("bad, message", [
     (dict(base_url="ftp://x"), "base_url"), (dict(concurrency=0), "concurrency"), (dict(timeout=0), "timeout"),
     (dict(max_tokens_field="max_new"), "max_completion_tokens"), (dict(requests_per_minute=0), "requests_per_minute"),
-    (dict(price_per_million_prompt_tokens=-1, price_per_million_completion_tokens=0), "prices"),
+    (dict(price_per_million_prompt_tokens=-1, price_per_million_completion_tokens=0),
+     "price_per_million_prompt_tokens must be a number >= 0"),
     (dict(max_retries=-1), "max_retries"),
 ])
 def test_bad_settings_fail_at_construction(bad, message):
