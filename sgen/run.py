@@ -76,6 +76,7 @@ class Experiment:
     budget_usd: float | None = None
     teacher: Any = None
     augmenter: Any = None
+    judge: Any = None  # verifier=judge's model: the teacher unless judge=... names another
     finetuned: Any = None
     teacher_finetune: TeacherFinetune | None = None
     calls: CallLog = field(default_factory=CallLog)  # teacher backend calls, timed (sgen.throughput)
@@ -146,17 +147,27 @@ def build(cfg: DictConfig, timer: StageTimer, resources: ExitStack, output_dir: 
         exp.augmenter = instantiate(cfg.augmenter.backend) if cfg.get("augmenter") else exp.teacher
         if exp.augmenter is not exp.teacher:
             resources.callback(exp.augmenter.close)
-        check_priced(exp.budget_usd, exp.budget, {"teacher": exp.teacher, "augmenter": exp.augmenter})
+        exp.judge = instantiate(cfg.judge.backend) if cfg.get("judge") else exp.teacher
+        if exp.judge is not exp.teacher:
+            resources.callback(exp.judge.close)
+        check_priced(exp.budget_usd, exp.budget, paying_backends(exp))
         if exp.spends:
-            exp.teacher.load()
-            if exp.augmenter is not exp.teacher:
-                exp.augmenter.load()
+            for backend in {id(b): b for b in paying_backends(exp).values()}.values():
+                backend.load()
     # Kaddour & Liu: the teacher first learns the seed set (LoRA); the adapter is cached per seed set and teacher.
     if teacher_finetune is not None and exp.spends:
         with timer.stage("finetune_teacher"):
             exp.finetuned = finetune_teacher(exp.teacher, task, exp.data.seed, teacher_finetune,
                                              results_dir(cfg, output_dir) / "teacher_adapters")
     return exp
+
+
+def paying_backends(exp: Experiment) -> dict[str, Any]:
+    """The backend of each role that answers queries in this run (the judge's only under verifier=judge)."""
+    backends = {"teacher": exp.teacher, "augmenter": exp.augmenter}
+    if exp.verifier.name == "judge":
+        backends["judge"] = exp.judge
+    return backends
 
 
 def prepare(cfg: DictConfig, load_task: Callable[[DictConfig, int], tuple[Any, TaskData]] | None = None) -> Experiment:
@@ -167,6 +178,9 @@ def prepare(cfg: DictConfig, load_task: Callable[[DictConfig, int], tuple[Any, T
     exp = Experiment(task, instantiate(cfg.strategy), instantiate(cfg.verifier), instantiate(cfg.student), data,
                      budget, usd, teacher_finetune=TeacherFinetune.from_config(cfg.teacher.get("finetune")))
     exp.strategy.check(exp.data, budget, exp.verifier)
+    if cfg.get("judge") and exp.verifier.name != "judge":
+        raise ValueError(f"judge=... names the model of verifier=judge, but the verifier is {exp.verifier.name}; "
+                         "add verifier=judge or leave judge unset")
     kinds = exp.student.kinds
     if task.kind not in kinds:
         raise ValueError(f"task {task.name!r} is a {task.kind} task but student {cfg.student._target_} learns "
@@ -188,15 +202,15 @@ def generate(cfg: DictConfig, exp: Experiment, output_dir: Path,
         resources.callback(cache.close)
     journal = resources.enter_context(closing(QueryJournal(output_dir / "queries.jsonl")))
     progress = resources.enter_context(closing(GenerationProgress(ledger, enabled=bool(cfg.progress))))
-    teacher, augmenter = timed_backends(cfg, exp.teacher, exp.augmenter, exp.calls)
-    ctx = generation_context(cfg, exp, teacher, augmenter, ledger=ledger, progress=progress,
+    teacher, augmenter, judge = timed_backends(cfg, exp.teacher, exp.augmenter, exp.judge, exp.calls)
+    ctx = generation_context(cfg, exp, teacher, augmenter, judge, ledger=ledger, progress=progress,
                              batch_size=int(cfg.query_batch_size), journal=journal, cache=cache)
     rows = exp.strategy.generate(ctx, exp.verifier, exp.budget)
     progress.close()  # the bar ends with generation, not with the run
     return rows, ledger
 
 
-def generation_context(cfg: DictConfig, exp: Experiment, teacher, augmenter, **meter) -> GenerationContext:
+def generation_context(cfg: DictConfig, exp: Experiment, teacher, augmenter, judge, **meter) -> GenerationContext:
     """What the strategy sees: metered clients over these backends (the sweep plan passes simulated ones)."""
     task = exp.task
     return GenerationContext(
@@ -204,7 +218,7 @@ def generation_context(cfg: DictConfig, exp: Experiment, teacher, augmenter, **m
         teacher=MeteredTeacher(teacher, role="teacher", **meter),
         augmenter=MeteredTeacher(augmenter, role="augmenter", **meter),
         verifier_client=MeteredTeacher(teacher, role="verifier", **meter),
-        judge_client=MeteredTeacher(teacher, role="judge", **meter),
+        judge_client=MeteredTeacher(judge, role="judge", **meter),
         ledger=meter["ledger"], seed=int(cfg.seed), few_shot=task.few_shot, few_shot_sets=task.few_shot_sets,
         # A generation task lays its own answer / question settings over the teacher's (CoT needs more tokens).
         label_params=GenerationParams(**{**cfg.teacher.label_generation, **task.answer_generation}),
@@ -220,6 +234,7 @@ def collect_metrics(cfg: DictConfig, exp: Experiment, rows: list[SyntheticRow], 
     return {
         "task": exp.task.name, "strategy": exp.strategy.name, "verifier": exp.verifier.name, "seed": int(cfg.seed),
         "teacher": exp.teacher.model_id, "augmenter": exp.augmenter.model_id,
+        "judge_model": exp.judge.model_id if exp.verifier.name == "judge" else None,
         "teacher_finetune": asdict(exp.finetuned) if exp.finetuned is not None else None,
         # Under a dollar budget without a count, the ratio is the one the dollars bought.
         "budget": exp.budget, "seed_size": len(data.seed),
@@ -231,7 +246,7 @@ def collect_metrics(cfg: DictConfig, exp: Experiment, rows: list[SyntheticRow], 
         "gain": {k: v - seed_only[k] for k, v in compared(scores).items() if k in seed_only},
         **baseline_metrics(data, exp.task),
         **ledger.summary(),
-        **run_cost(ledger.summary(), {"teacher": exp.teacher, "verifier": exp.teacher, "judge": exp.teacher,
+        **run_cost(ledger.summary(), {"teacher": exp.teacher, "verifier": exp.teacher, "judge": exp.judge,
                                       "augmenter": exp.augmenter}),
         "seconds": timer.seconds,
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

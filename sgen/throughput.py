@@ -185,12 +185,13 @@ class TimedBackend(Teacher):
         return completions
 
 
-def timed_backends(cfg: DictConfig, teacher: Teacher, augmenter: Teacher, calls: CallLog) -> tuple[Teacher, Teacher]:
-    """The run's teacher and augmenter, timed; one wrapper when the augmenter is the teacher."""
+def timed_backends(cfg: DictConfig, teacher: Teacher, augmenter: Teacher, judge: Teacher,
+                   calls: CallLog) -> tuple[Teacher, Teacher, Teacher]:
+    """The run's teacher, augmenter and judge, timed; one wrapper for the teacher wherever a role uses it."""
     timed_teacher = calls.timed(teacher, cfg.teacher.backend)
-    if augmenter is teacher:
-        return timed_teacher, timed_teacher
-    return timed_teacher, calls.timed(augmenter, cfg.augmenter.backend)
+    timed_augmenter = timed_teacher if augmenter is teacher else calls.timed(augmenter, cfg.augmenter.backend)
+    timed_judge = timed_teacher if judge is teacher else calls.timed(judge, cfg.judge.backend)
+    return timed_teacher, timed_augmenter, timed_judge
 
 
 def append_line(record: dict[str, Any]) -> None:

@@ -146,8 +146,10 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
     teacher, teacher_sid = state.backend(cfg.teacher.backend)
     augmenter, augmenter_sid = (state.backend(cfg.augmenter.backend) if cfg.get("augmenter")
                                 else (teacher, teacher_sid))
+    judge, judge_sid = state.backend(cfg.judge.backend) if cfg.get("judge") else (teacher, teacher_sid)
     model_id, finetune_pairs = teacher.model_id, 0
-    check_priced(exp.budget_usd, exp.budget, {"teacher": teacher, "augmenter": augmenter})
+    check_priced(exp.budget_usd, exp.budget, {"teacher": teacher, "augmenter": augmenter,
+                                              **({"judge": judge} if exp.verifier.name == "judge" else {})})
     if exp.teacher_finetune is not None and exp.spends:
         key = adapter_key(model_id, task.sft_pairs(data.seed), exp.teacher_finetune,
                           device_accelerator(resolve_device(cfg.teacher.backend.get("device", "auto")).type))
@@ -170,10 +172,11 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
     sim_teacher = simulated(teacher_sid, cfg.teacher.backend, model_id, teacher)
     sim_augmenter = sim_teacher if augmenter is teacher else simulated(augmenter_sid, cfg.augmenter.backend,
                                                                         augmenter.model_id, augmenter)
+    sim_judge = sim_teacher if judge is teacher else simulated(judge_sid, cfg.judge.backend, judge.model_id, judge)
     ledger = QueryLedger(budget, exp.budget_usd)
     cache = state.cache(cfg.get("cache"))
     hits_before = cache.stored_hits if cache is not None else 0
-    ctx = generation_context(cfg, exp, sim_teacher, sim_augmenter, ledger=ledger, progress=None,
+    ctx = generation_context(cfg, exp, sim_teacher, sim_augmenter, sim_judge, ledger=ledger, progress=None,
                              batch_size=int(cfg.query_batch_size), journal=None, cache=cache)
     for sim in {sim_teacher, sim_augmenter}:  # rewrites and new inputs go into later prompts: keep them apart
         sim.distinct = {params_key(ctx.text_params)}
@@ -181,7 +184,7 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
     summary = ledger.summary()
     cached = (cache.stored_hits - hits_before) if cache is not None else 0
 
-    backends = {teacher_sid: teacher, augmenter_sid: augmenter}
+    backends = {teacher_sid: teacher, augmenter_sid: augmenter, judge_sid: judge}
     paid_cost = total(backend_cost(backends[c.setup], c.prompt_tokens, c.completion_tokens) for c in calls)
     n_train = len(data.seed) + len(synthetic_examples(rows, data))
     seed_only_cached = False  # with cache.enabled=false every run trains its own
@@ -199,16 +202,16 @@ def dry_run(cfg: DictConfig, state: PlanState) -> JobQueries:
         prompt_tokens=summary["prompt_tokens"], completion_tokens=summary["completion_tokens"],
         paid_prompt_tokens=sum(c.prompt_tokens for c in calls),
         paid_completion_tokens=sum(c.completion_tokens for c in calls),
-        cost_usd=run_cost(summary, {"teacher": teacher, "verifier": teacher, "judge": teacher,
+        cost_usd=run_cost(summary, {"teacher": teacher, "verifier": teacher, "judge": judge,
                                     "augmenter": augmenter})["cost_usd"],
         cost_usd_paid=paid_cost, rows=len(rows), n_seed=len(data.seed), n_train=n_train, n_test=len(data.test),
         train_steps=train_steps, train_examples=train_examples,
         seed_only_steps=seed_only_steps, seed_only_examples=seed_only_examples,
-        calls=calls, task=task.name, teacher_setups=sorted({teacher_sid, augmenter_sid}), student_setup=student_sid,
+        calls=calls, task=task.name, teacher_setups=sorted({teacher_sid, augmenter_sid, judge_sid}),
+        student_setup=student_sid,
         seed_only_cached=seed_only_cached, conversions=_conversions(cfg, exp.spends, state),
         finetune_pairs=finetune_pairs,
-        placeholder_answers=sim_teacher.simulated_with_placeholder
-        + (sim_augmenter.simulated_with_placeholder if sim_augmenter is not sim_teacher else 0),
+        placeholder_answers=sum(sim.simulated_with_placeholder for sim in {sim_teacher, sim_augmenter, sim_judge}),
     )
 
 
@@ -217,8 +220,7 @@ def _conversions(cfg: DictConfig, spends: bool, state: PlanState) -> list[Path]:
     sources = []
     if spends:
         sources += [state.backend(cfg.teacher.backend)[0]]
-        if cfg.get("augmenter"):
-            sources += [state.backend(cfg.augmenter.backend)[0]]
+        sources += [state.backend(cfg[role].backend)[0] for role in ("augmenter", "judge") if cfg.get(role)]
     found = []
     for backend in sources:
         source = backend.source if isinstance(backend, HFTeacher) and backend.source.gguf_file else None

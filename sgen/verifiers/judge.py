@@ -1,7 +1,8 @@
 """An LLM judge: one query per row grades it against the task's rubric (is a rewrite faithful, is the label or
 answer right, is a question answerable and well posed); rows scoring at least `threshold` are kept.
 
-The judge is the teacher model, asked in its own role ('judge') against the run's one budget. Its raw reply is
+The judge is the teacher model unless `judge=...` names another (a stronger or cheaper one); either way it is asked
+in its own role ('judge') against the run's one budget, at its own price under a dollar budget. Its raw reply is
 kept on the row, parsed or not, so a rubric the model does not follow is visible in synthetic.jsonl.
 """
 from __future__ import annotations

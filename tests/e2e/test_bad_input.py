@@ -105,6 +105,8 @@ CASES = [
     ("no budget at all", ["budget=usd", "budget.usd=null"], ["neither budget.queries nor budget.usd"]),
     ("dollars for a free teacher", ["budget=usd"], ["the teacher tiny-llama-32x2-s0 costs nothing per token",
                                                      "price_per_million_prompt_tokens", "budget=300"]),
+    ("judge model without the judge", ["judge=tiny"], ["judge=... names the model of verifier=judge",
+                                                       "the verifier is none", "add verifier=judge"]),
     ("dollars for an unpriced server", [*UNREACHABLE, "budget=usd", "teacher.backend.model=my-model"],
      ["needs the price of every model it pays", "teacher my-model has none"]),
     ("seed not a number", ["seed=abc"], ["seed='abc' is not a whole number"]),

@@ -103,6 +103,17 @@ def test_multi_objective_sweep_writes_the_pareto_front(tmp_path):
             assert not dominates
 
 
+def test_diversity_is_an_objective_the_sweeper_can_optimise(tmp_path):
+    out = tmp_path / "sweep"
+    sweep(out, "experiment=optuna_pareto", "hydra.sweeper.n_trials=2",
+          "optimized_metric=[accuracy,diversity.vendi_synthetic]", "hydra.sweeper.direction=[maximize,maximize]")
+    results = yaml.safe_load((out / "optimization_results.yaml").read_text())
+    assert results["metric_names"] == ["accuracy", "diversity.vendi_synthetic"]
+    for trial in results["trials"]:
+        metrics = read_metrics(Path(trial["output_dir"]))
+        assert trial["values"]["diversity.vendi_synthetic"] == metrics["diversity"]["vendi_synthetic"] >= 1.0
+
+
 def test_failed_trial_is_recorded_as_fail_and_the_study_goes_on(tmp_path):
     out = tmp_path / "sweep"
     out.mkdir()

@@ -86,3 +86,23 @@ def test_tiny_run_books_one_judge_query_per_row_in_its_own_role(tmp_path):
         assert row["kept"] == (row["verifier"]["score"] is not None and row["verifier"]["score"] >= 4)
     assert metrics["judge"]["n_judged"] == len(judged)
     assert metrics["cost_usd_by_role"]["judge"] == 0.0  # local weights cost no money
+
+
+def test_a_separate_judge_model_answers_the_judge_queries_at_its_own_price(tmp_path):
+    common = [*TINY, "strategy=rephrase", "verifier=judge", "budget.queries=40"]
+    env = {"SGEN_CACHE_DIR": str(tmp_path / "cache")}
+    run_sgen(*common, f"hydra.run.dir={tmp_path / 'teacher'}", env=env)
+    run_sgen(*common, "judge=tiny", "judge.backend.price_per_million_prompt_tokens=3",
+             "judge.backend.price_per_million_completion_tokens=6", f"hydra.run.dir={tmp_path / 'judge'}", env=env)
+    by_teacher, by_judge = read_metrics(tmp_path / "teacher"), read_metrics(tmp_path / "judge")
+    assert by_teacher["judge_model"] == by_teacher["teacher"] == "tiny-llama-32x2-s0"
+    assert by_judge["judge_model"] == "tiny-gpt2-32x1-s2" and by_judge["teacher"] == "tiny-llama-32x2-s0"
+    # The rewrites are the same augmenter queries (answered from the cache); the grades come from another model.
+    assert by_judge["queries_by_role"]["augmenter"] == by_teacher["queries_by_role"]["augmenter"]
+    assert by_judge["queries_cached"] == by_judge["queries_by_role"]["augmenter"]  # only the judge's were paid
+    judge_replies = lambda run: [q["text"] for q in read_jsonl(tmp_path / run / "queries.jsonl")
+                                 if q["role"] == "judge"]
+    assert judge_replies("judge") and judge_replies("judge") != judge_replies("teacher")
+    tokens = by_judge["prompt_tokens_by_role"]["judge"] * 3 + by_judge["completion_tokens_by_role"]["judge"] * 6
+    assert tokens > 0 and by_judge["cost_usd_by_role"]["judge"] == pytest.approx(tokens / 1e6)
+    assert by_judge["cost_usd_by_role"]["augmenter"] == 0.0  # the local teacher and augmenter cost nothing
