@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
@@ -25,8 +26,20 @@ def queries_for_ratio(ratio: float, seed_size: int) -> int:
     return int(round(float(ratio) * int(seed_size)))
 
 
+def sweep_group(mode: Any, sweep_dir: str) -> str | None:
+    """The W&B group of a run: its sweep (the sweep folder as written, or the last two parts of an absolute one;
+    W&B allows 128 characters), so the runs of one sweep and the report's summary run sit together. A single run
+    has none."""
+    if not str(mode).endswith("MULTIRUN"):
+        return None
+    path = Path(sweep_dir)
+    name = "/".join(path.parts[-2:]) if path.is_absolute() else path.as_posix()
+    return name[-128:]
+
+
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("queries_for_ratio", queries_for_ratio, replace=True)
+    OmegaConf.register_new_resolver("sweep_group", sweep_group, replace=True)
 
 
 register_resolvers()  # at import: every process that composes or resolves sgen's config has imported this module

@@ -37,10 +37,25 @@ class CSVTracker(Tracker):
         return [CSVLogger(str(self.output_dir), name="student_logs", version="")]
 
 
+def run_tags(config: dict[str, Any]) -> list[str]:
+    """A run's coordinates as W&B tags (budget, seed size, ratio), to filter a sweep's runs by."""
+    budget, task = config.get("budget") or {}, config.get("task") or {}
+    queries, usd, seed_size = budget.get("queries"), budget.get("usd"), task.get("seed_size")
+    tags = [f"budget={queries}"] if queries is not None else []
+    tags += [f"budget_usd={usd:g}"] if usd is not None else []
+    if seed_size:
+        tags.append(f"seed_size={seed_size}")
+        if queries is not None:
+            tags.append(f"ratio={queries / seed_size:g}")
+    return tags
+
+
 class WandbTracker(Tracker):
     def __init__(self, project: str = "sgen", entity: str | None = None, group: str | None = None,
-                 mode: str | None = None, tags: list[str] | None = None, sample_rows: int = 50) -> None:
+                 mode: str | None = None, tags: list[str] | None = None, sample_rows: int = 50,
+                 job_type: str | None = None) -> None:
         self.project, self.entity, self.group, self.tags = project, entity, group, list(tags or [])
+        self.job_type = job_type
         self.mode = mode or os.environ.get("WANDB_MODE") or ("online" if os.environ.get("WANDB_API_KEY") else "offline")
         self.sample_rows = sample_rows
         self.run = None
@@ -49,8 +64,9 @@ class WandbTracker(Tracker):
         import wandb
 
         super().start(config, output_dir)
-        self.run = wandb.init(project=self.project, entity=self.entity, group=self.group, tags=self.tags,
-                              config=config, dir=str(output_dir), mode=self.mode, reinit="finish_previous",
+        tags = list(dict.fromkeys([*run_tags(config), *self.tags]))
+        self.run = wandb.init(project=self.project, entity=self.entity, group=self.group, job_type=self.job_type,
+                              tags=tags, config=config, dir=str(output_dir), mode=self.mode, reinit="finish_previous",
                               settings=wandb.Settings(init_timeout=60, silent=True))
         log.info("wandb run %s (%s mode)", self.run.id, self.mode)
 

@@ -83,6 +83,26 @@ def test_zero_budget_trains_on_seed_only_and_says_so(tmp_path):
     assert "training the student on the seed set only" in proc.stdout + proc.stderr
 
 
+def test_a_sweep_shares_one_wandb_group_with_strategy_job_types_and_coordinate_tags(tmp_path, monkeypatch):
+    import wandb
+
+    from sgen.report import load_sweep
+    from sgen.report.wandb_summary import wandb_target
+
+    inits = []
+    real_init = wandb.init
+    monkeypatch.setattr(wandb, "init", lambda **kw: inits.append(kw) or real_init(**kw))
+    sweep = tmp_path / "sweep"
+    run_sgen("-m", *TINY, "logger=wandb", "strategy=rephrase,new_answer", "budget=100q", "task.seed_size=25",
+             f"hydra.sweep.dir={sweep}", env={"WANDB_API_KEY": "", "WANDB_MODE": "offline"})
+    assert len(inits) == 2
+    assert {kw["group"] for kw in inits} == {str(sweep.parent.name + "/" + sweep.name)}  # the sweep, not the task
+    assert sorted(kw["job_type"] for kw in inits) == ["new_answer", "rephrase"]
+    assert all({"budget=100", "seed_size=25", "ratio=4"} <= set(kw["tags"]) for kw in inits)
+    # The report's summary run joins the same group.
+    assert wandb_target(load_sweep(sweep), sweep)["group"] == inits[0]["group"]
+
+
 def test_wandb_logger_runs_offline(tmp_path):
     out = tmp_path / "w"
     run_sgen(*TINY, "logger=wandb", "budget=100q", f"hydra.run.dir={out}", env={"WANDB_API_KEY": ""})
