@@ -45,7 +45,7 @@ class QueryLedger:
 
     @property
     def remaining(self) -> int | float:
-        """Queries left by count (infinite without one); under a dollar cap see `plannable`."""
+        """Queries left by count (infinite without one); what dollars allow is `BudgetScope.items`."""
         return math.inf if self.budget is None else self.budget - self.used
 
     @property
