@@ -125,7 +125,7 @@ def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker, resources: ExitSta
     tracker.log_metrics(metrics)
     tracker.log_rows(records)
     log.info("accuracy %.4f (seed only %.4f, gain %+.4f), macro-F1 %s; %d synthetic rows kept of %d; "
-             "%d queries of %s; metrics in %s", scores["accuracy"], seed_only["accuracy"], metrics["gain"]["accuracy"],
+             "%d queries used (budget %s); metrics in %s", scores["accuracy"], seed_only["accuracy"], metrics["gain"]["accuracy"],
              scores.get("macro_f1"), metrics["n_synthetic"], len(rows), ledger.used, exp.describe_budget(),
              output_dir / "metrics.json")
     return metrics

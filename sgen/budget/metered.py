@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 
@@ -102,6 +103,10 @@ class MeteredTeacher:
                           for prompt, completion, was_paid in zip(batch, completions, paid, strict=True)]
             finally:
                 self.ledger.release(sum(worst[:fits]))
+            if self.ledger.spent_usd > (self.ledger.usd or math.inf) * (1 + 1e-9):
+                log.warning("%s billed more than the worst case held for its queries (prompt tokens beyond the "
+                            "byte bound?): $%.6f spent of a $%g cap", self.backend.model_id, self.ledger.spent_usd,
+                            self.ledger.usd)
             if self.journal is not None:
                 self.journal.append(booked)
             records.extend(booked)

@@ -155,6 +155,22 @@ def test_a_mix_splits_the_dollars_by_weight(task_data, priced_backend):
     assert by_strategy["new_question"] > 2 * by_strategy["rephrase"]
 
 
+class Overbilling(PricedFake):
+    """A server that bills more prompt tokens than any tokenizer could make of the prompt (hidden system tokens)."""
+
+    def generate(self, prompts, params, seeds=None, on_result=None):
+        return [Completion(c.text, c.prompt_tokens + 10_000, c.completion_tokens)
+                for c in super().generate(prompts, params, seeds, on_result)]
+
+
+def test_a_server_billing_beyond_the_bound_is_booked_and_named(caplog):
+    ledger = QueryLedger(None, 0.01)
+    meter = MeteredTeacher(Overbilling(1.0, 1.0), ledger, "teacher", batch_size=4)
+    meter.ask([_prompt(5)] * 8, GenerationParams(8), "label")
+    assert ledger.spent_usd > 0.01  # what was billed is booked, never hidden
+    assert "billed more than the worst case held" in caplog.text
+
+
 def test_the_ledger_refuses_nonsense():
     with pytest.raises(ValueError, match="neither|a query count, a dollar cap or both"):
         QueryLedger(None, None)
