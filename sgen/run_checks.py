@@ -45,12 +45,13 @@ def check_priced(usd: float | None, queries: int | None, backends: dict[str, Any
     a free one would never end the run, and with one, not all may be free."""
     if usd is None:
         return
-    for role, backend in backends.items():
-        if backend.cost_usd(1_000_000, 1_000_000) is None:
+    prices = {role: backend.cost_usd(1_000_000, 1_000_000) for role, backend in backends.items()}
+    for role, price in prices.items():
+        if price is None:
             raise ValueError(f"budget.usd={usd:g} needs the price of every model it pays, but the {role} "
-                             f"{backend.model_id} has none; set {role}.backend.price_per_million_prompt_tokens "
+                             f"{backends[role].model_id} has none; set {role}.backend.price_per_million_prompt_tokens "
                              "and price_per_million_completion_tokens")
-    free = {role: b.model_id for role, b in backends.items() if b.cost_usd(1_000_000, 1_000_000) == 0}
+    free = {role: backends[role].model_id for role, price in prices.items() if price == 0}
     if free and (queries is None or len(free) == len(backends)):
         role, name = next(iter(free.items()))
         raise ValueError(f"budget.usd={usd:g} but the {role} {name} costs nothing per token (local weights), so "

@@ -42,8 +42,8 @@ class Mix(Strategy):
         self.components = {k: components[k] for k in self.weights}
 
     def check(self, data: TaskData, budget: int | None, verifier) -> None:
-        for name in self.components:
-            share = None if budget is None else split_budget(budget, self.weights)[name]
+        shares = split_budget(budget, self.weights) if budget is not None else dict.fromkeys(self.weights)
+        for name, share in shares.items():
             self.components[name].check(data, share, verifier)
 
     def generate(self, ctx: GenerationContext, verifier, budget: int | None,
