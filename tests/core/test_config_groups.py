@@ -48,6 +48,17 @@ def test_every_group_has_options():
     assert {"100q", "300q", "1k", "3k", "10k", "30k", "100k"} <= set(_options("budget"))
 
 
+def _set_hydra_runtime(*overrides: str) -> None:
+    """What a `python -m sgen` run has: Hydra's own config (mode, sweep dir, choices) set for `${hydra:...}`."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        HydraConfig.instance().set_config(compose("config", overrides=list(overrides), return_hydra_config=True))
+
+
 @pytest.mark.parametrize("group,option", CASES, ids=[f"{g}={o}" for g, o in CASES])
 def test_option_composes_and_instantiates(group, option, tiny_cfg, tmp_path):
     cfg = tiny_cfg(f"{group}={option}", *_required(group, option, tmp_path))
@@ -61,7 +72,9 @@ def test_option_composes_and_instantiates(group, option, tiny_cfg, tmp_path):
         queries, usd = budget_settings(cfg)
         assert (queries or 0) >= 0 and (usd or 0) >= 0 and (queries, usd) != (None, None)
         return
-    target = node.backend if group in ("teacher", "augmenter") else node
+    target = node.backend if group in ("teacher", "augmenter", "judge") else node
+    if group == "logger":  # its W&B group and job type come from Hydra's runtime (the sweep, the strategy choice)
+        _set_hydra_runtime(f"{group}={option}")
     obj = instantiate(target)
     assert obj is not None
     if group == "task":
