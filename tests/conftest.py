@@ -128,3 +128,15 @@ def tiny_cfg(tmp_path):
 
     yield make
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server (Debian's packages, 127.0.0.1 only) for the session; stopped at the end."""
+    from tests.postgres_server import start_server
+
+    server, stop = start_server()
+    try:
+        yield server
+    finally:
+        stop()

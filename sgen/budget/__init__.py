@@ -1,6 +1,6 @@
-from sgen.budget.cache import QueryCache, open_query_cache, query_key
+from sgen.budget.cache import QueryCache, QueryStore, open_query_cache, query_key
 from sgen.budget.ledger import BudgetExceeded, BudgetScope, QueryLedger
 from sgen.budget.metered import MeteredTeacher
 
-__all__ = ["BudgetExceeded", "BudgetScope", "MeteredTeacher", "QueryCache", "QueryLedger", "open_query_cache",
+__all__ = ["BudgetExceeded", "BudgetScope", "MeteredTeacher", "QueryCache", "QueryLedger", "QueryStore", "open_query_cache",
            "query_key"]

@@ -1,13 +1,17 @@
 """The teacher query cache: every distinct query is paid once, by any run of any sweep, and survives a crash.
 
-One SQLite file in WAL mode, shared by every process on the machine. A query's key hashes what changes its answer
-(the model, the generation parameters, the prompt, the sample index) and nothing else: batch size, device, role and
-run directory are left out, so a 1k-query run reuses the first 1k queries of a 10k run.
+Two stores behind one interface. SQLite (the default): one file in WAL mode, shared by every process on one
+machine; it must live on a local filesystem. PostgreSQL (`cache.url=postgresql://...`, sgen/budget/cache_postgres.py):
+one server shared by the jobs of a sweep on every node of a cluster.
+
+A query's key hashes what changes its answer (the model, the generation parameters, the prompt, the sample index) and
+nothing else: batch size, device, role and run directory are left out, so a 1k-query run reuses the first 1k queries
+of a 10k run.
 
 Two jobs that need the same missing queries must not both pay for them. Before generating, a job claims the keys it
-will generate (one short transaction); a job that meets a live claim waits for the value instead. A claim is taken
-over when its owner process is dead (same host) or its lease expired (any host), so a killed job never blocks others.
-A value is committed (fsynced, synchronous=FULL) before the caller books it as spent.
+will generate (one short transaction that no other claimer interleaves with); a job that meets a live claim waits for
+the value instead. A claim is taken over when its owner process is dead (same host) or its lease expired (any host),
+so a killed job never blocks others. A value is committed (fsynced) before the caller books it as spent.
 """
 from __future__ import annotations
 
@@ -23,31 +27,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from sgen.records import Completion, GenerationParams, Messages
 
 log = logging.getLogger(__name__)
 
 KEY_VERSION = "sgen-query-v1"  # bump when the key's meaning changes, so old entries are never misread
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS queries (
-    key TEXT PRIMARY KEY,
-    model_id TEXT NOT NULL,
-    text TEXT NOT NULL,
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS claims (
-    key TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    pid_start TEXT NOT NULL,
-    expires REAL NOT NULL
-);
-"""
+# Bump when the tables change; a store written by a newer sgen is refused rather than misread.
+SCHEMA_VERSION = 1
+_IN_CHUNK = 500  # keys per `IN (...)`: under SQLite's bound-parameter limit, short statements for PostgreSQL
 
 
 def query_key(model_id: str, params: GenerationParams, prompt: Messages, sample_index: int) -> str:
@@ -68,14 +57,14 @@ def _stat_fields(pid: int) -> tuple[str, str]:
     return rest[0], rest[19]
 
 
-def _process_start(pid: int) -> str:
+def process_start(pid: int) -> str:
     try:
         return _stat_fields(pid)[1]
     except OSError:
         return ""
 
 
-def _alive(pid: int, pid_start: str) -> bool:
+def process_alive(pid: int, pid_start: str) -> bool:
     """Whether the process that made a claim still runs on this host (a zombie counts as dead)."""
     try:
         os.kill(pid, 0)
@@ -90,110 +79,150 @@ def _alive(pid: int, pid_start: str) -> bool:
     return state not in ("Z", "X") and (not pid_start or start == pid_start)
 
 
-class QueryCache:
-    """Completed teacher queries by key, plus short-lived claims on keys being generated right now."""
+class QueryStore:
+    """Completed teacher queries by key, plus short-lived claims on keys being generated right now.
 
-    def __init__(self, path: Path | str, lease_seconds: float = 600.0, poll_seconds: float = 0.05,
-                 busy_timeout_ms: int = 60_000) -> None:
+    The logic (claims, leases, takeover, waiting) lives here once; a store supplies a connection per process, an
+    exclusive transaction for claims, its clock and its SQL placeholder. Statements are written with `?`."""
+
+    kind = "abstract"
+
+    def __init__(self, lease_seconds: float = 600.0, poll_seconds: float = 0.05, host: str | None = None) -> None:
         if lease_seconds <= 0:
             raise ValueError(f"cache.lease_seconds must be > 0, got {lease_seconds}")
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lease_seconds = float(lease_seconds)
         self.poll_seconds = float(poll_seconds)
-        self.busy_timeout_ms = int(busy_timeout_ms)
-        self.host = socket.gethostname()
-        self._conn: sqlite3.Connection | None = None
+        self.host = host or socket.gethostname()  # tests pass a name to act as another host
+        self._conn: Any = None
         self._conn_pid = -1
         self._owner = ""
+        self._pid_start = ""
         self.stats = {"generated": 0, "waited": 0, "taken_over": 0}  # this process, for logs and tests
-        self._connect()  # fail now, before any query, if the file cannot be opened
+
+    # -- what a store supplies ----------------------------------------------------------------------------------
+    def _open(self) -> Any:
+        raise NotImplementedError
+
+    def _close_connection(self, conn: Any) -> None:
+        conn.close()
+
+    @contextmanager
+    def _transaction(self, conn: Any, exclusive: bool = False) -> Iterator[None]:
+        raise NotImplementedError
+        yield
+
+    def _now(self, conn: Any) -> float:
+        return time.time()
+
+    def _sql(self, statement: str) -> str:
+        return statement
+
+    def describe(self) -> str:
+        """Where the store is, safe to log (no password)."""
+        raise NotImplementedError
 
     # -- connection ---------------------------------------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> Any:
         """One connection per process: a forked child opens its own and claims under its own pid."""
         if self._conn is not None and self._conn_pid == os.getpid():
             return self._conn
         self._conn_pid = os.getpid()
-        self._pid_start = _process_start(self._conn_pid)
+        self._pid_start = process_start(self._conn_pid)
         self._owner = f"{self.host}:{self._conn_pid}:{uuid.uuid4().hex[:12]}"
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so every transaction is short and explicit.
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            log.warning("query cache %s runs in %s mode, not WAL (network filesystem?)", self.path, mode)
-        conn.execute("PRAGMA synchronous=FULL")  # a committed answer survives a power cut, not only a kill -9
-        conn.executescript(_SCHEMA)
-        self._conn = conn
-        return conn
+        self._conn = self._open()
+        return self._conn
+
+    def _execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self._connect().execute(self._sql(statement), tuple(params))
+
+    def _executemany(self, statement: str, rows: list[tuple]) -> None:
+        if rows:
+            self._connect().cursor().executemany(self._sql(statement), rows)
+
+    def _check_schema_version(self, found: int | None) -> None:
+        if found is not None and found > SCHEMA_VERSION:
+            raise ValueError(f"the query cache at {self.describe()} has schema version {found}, but this sgen "
+                             f"knows only version {SCHEMA_VERSION}; upgrade sgen, or point cache.path / cache.url "
+                             "at another store")
 
     def close(self) -> None:
         """Drop any claim this process still holds, then close."""
         if self._conn is not None and self._conn_pid == os.getpid():
-            self._conn.execute("DELETE FROM claims WHERE owner = ?", (self._owner,))
-            self._conn.close()
+            conn = self._conn
+            with self._transaction(conn):
+                self._execute("DELETE FROM claims WHERE owner = ?", (self._owner,))
+            self._close_connection(conn)
         self._conn = None
 
-    def __enter__(self) -> QueryCache:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     # -- values -------------------------------------------------------------------------------------------------
+    def _rows_in(self, columns: str, table: str, keys: list[str]) -> list[tuple]:
+        rows: list[tuple] = []
+        for start in range(0, len(keys), _IN_CHUNK):
+            part = keys[start : start + _IN_CHUNK]
+            rows += self._execute(f"SELECT {columns} FROM {table} WHERE key IN ({','.join('?' * len(part))})",
+                                  part).fetchall()
+        return rows
+
     def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
-        conn = self._connect()
         keys = list(dict.fromkeys(keys))
-        found: dict[str, Completion] = {}
-        for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
-            part = keys[start : start + 500]
-            marks = ",".join("?" * len(part))
-            rows = conn.execute(f"SELECT key, text, prompt_tokens, completion_tokens FROM queries "
-                                f"WHERE key IN ({marks})", part).fetchall()
-            found.update({k: Completion(text, pt, ct) for k, text, pt, ct in rows})
-        return found
+        rows = self._rows_in("key, text, prompt_tokens, completion_tokens", "queries", keys)
+        return {k: Completion(text, pt, ct) for k, text, pt, ct in rows}
 
     def put_many(self, model_id: str, values: dict[str, Completion]) -> dict[str, Completion]:
         """Commit generated answers and release their claims in one transaction. Returns the stored values: if a
         taken-over owner committed first, its answer stays canonical so every run sees the same text."""
         conn = self._connect()
-        now = time.time()
-        with self._transaction(conn):
-            conn.executemany(
-                "INSERT OR IGNORE INTO queries (key, model_id, text, prompt_tokens, completion_tokens, created) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+        # Exclusive like a claim: a claimer reads values, then claims, in two statements; a commit landing between
+        # them (value in, claim out) would look unanswered and unclaimed, and be paid twice.
+        with self._transaction(conn, exclusive=True):
+            now = self._now(conn)
+            self._executemany(
+                "INSERT INTO queries (key, model_id, text, prompt_tokens, completion_tokens, created) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                 [(k, model_id, c.text, c.prompt_tokens, c.completion_tokens, now) for k, c in values.items()])
-            conn.executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in values])
+            self._executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in values])
         self.stats["generated"] += len(values)
         return self.get_many(values)
 
     def count(self) -> int:
-        return self._connect().execute("SELECT COUNT(*) FROM queries").fetchone()[0]
+        return self._execute("SELECT COUNT(*) FROM queries").fetchone()[0]
+
+    def claim_count(self) -> int:
+        return self._execute("SELECT COUNT(*) FROM claims").fetchone()[0]
 
     # -- claims -------------------------------------------------------------------------------------------------
     def claim(self, keys: Sequence[str]) -> tuple[list[str], list[str]]:
         """Claim the keys that have no value and no live claim. Returns (claimed by us, held by a live claim)."""
         conn = self._connect()
+        keys = list(dict.fromkeys(keys))
         mine, others, stale_owners = [], [], set()
-        now = time.time()
-        with self._transaction(conn):
-            for key in dict.fromkeys(keys):
-                if conn.execute("SELECT 1 FROM queries WHERE key = ?", (key,)).fetchone():
-                    continue  # answered since the caller looked
-                row = conn.execute("SELECT owner, host, pid, pid_start, expires FROM claims WHERE key = ?",
-                                   (key,)).fetchone()
-                if row is not None and row[0] != self._owner and self._live(row, now):
-                    others.append(key)
+        with self._transaction(conn, exclusive=True):
+            now = self._now(conn)
+            answered = {row[0] for row in self._rows_in("key", "queries", keys)}  # answered since the caller looked
+            held = {row[0]: row for row in self._rows_in("key, owner, host, pid, pid_start, expires", "claims", keys)}
+            for key in keys:
+                if key in answered:
                     continue
-                if row is not None and row[0] != self._owner:
+                row = held.get(key)
+                if row is not None and row[1] != self._owner:
+                    if self._live(row[1:], now):
+                        others.append(key)
+                        continue
                     self.stats["taken_over"] += 1
-                    stale_owners.add(row[0])
-                conn.execute("INSERT OR REPLACE INTO claims (key, owner, host, pid, pid_start, expires) "
-                             "VALUES (?, ?, ?, ?, ?, ?)",
-                             (key, self._owner, self.host, self._conn_pid, self._pid_start,
-                              now + self.lease_seconds))
+                    stale_owners.add(row[1])
                 mine.append(key)
+            self._executemany(
+                "INSERT INTO claims (key, owner, host, pid, pid_start, expires) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+                "pid_start = excluded.pid_start, expires = excluded.expires",
+                [(k, self._owner, self.host, self._conn_pid, self._pid_start, now + self.lease_seconds)
+                 for k in mine])
         if stale_owners:
             log.info("took over claims of %s (owner dead or lease expired)", ", ".join(sorted(stale_owners)))
         return mine, others
@@ -201,8 +230,8 @@ class QueryCache:
     def release(self, keys: Iterable[str]) -> None:
         """Give up our claims (generation failed), so another job can take the keys at once."""
         conn = self._connect()
-        with self._transaction(conn):
-            conn.executemany("DELETE FROM claims WHERE key = ? AND owner = ?", [(k, self._owner) for k in keys])
+        with self._transaction(conn, exclusive=True):
+            self._executemany("DELETE FROM claims WHERE key = ? AND owner = ?", [(k, self._owner) for k in keys])
 
     def wait(self, keys: Sequence[str]) -> dict[str, Completion]:
         """Poll until some of the keys get values or lose their live claim; return the values found so far."""
@@ -217,23 +246,73 @@ class QueryCache:
 
     def _claimable(self, keys: Sequence[str]) -> bool:
         conn = self._connect()
-        now = time.time()
-        for key in keys:
-            row = conn.execute("SELECT owner, host, pid, pid_start, expires FROM claims WHERE key = ?",
-                               (key,)).fetchone()
-            if row is None or not self._live(row, now):
-                return True
-        return False
+        now = self._now(conn)
+        held = {row[0]: row for row in self._rows_in("key, owner, host, pid, pid_start, expires", "claims",
+                                                     list(dict.fromkeys(keys)))}
+        return any(key not in held or not self._live(held[key][1:], now) for key in keys)
 
     def _live(self, row: tuple, now: float) -> bool:
         _owner, host, pid, pid_start, expires = row
         if expires < now:
             return False
-        return host != self.host or _alive(int(pid), pid_start)
+        return host != self.host or process_alive(int(pid), pid_start)
 
-    @staticmethod
+
+_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queries (
+    key TEXT PRIMARY KEY,
+    model_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pid_start TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sgen_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class QueryCache(QueryStore):
+    """The query cache in one SQLite file (WAL), for the processes of one machine."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: Path | str, lease_seconds: float = 600.0, poll_seconds: float = 0.05,
+                 busy_timeout_ms: int = 60_000, host: str | None = None) -> None:
+        super().__init__(lease_seconds, poll_seconds, host)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        self._connect()  # fail now, before any query, if the file cannot be opened
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN ourselves, so every transaction is short and explicit.
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            log.warning("query cache %s runs in %s mode, not WAL (network filesystem?)", self.path, mode)
+        conn.execute("PRAGMA synchronous=FULL")  # a committed answer survives a power cut, not only a kill -9
+        conn.executescript(_SQLITE_SCHEMA)
+        # Files from before the version row are version 1: the same two tables.
+        conn.execute("INSERT OR IGNORE INTO sgen_meta (name, value) VALUES ('schema_version', ?)",
+                     (str(SCHEMA_VERSION),))
+        found = conn.execute("SELECT value FROM sgen_meta WHERE name = 'schema_version'").fetchone()[0]
+        self._check_schema_version(int(found))
+        return conn
+
     @contextmanager
-    def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    def _transaction(self, conn: sqlite3.Connection, exclusive: bool = False) -> Iterator[None]:
         # IMMEDIATE takes the write lock up front: two claimers never both read "unclaimed" and both insert.
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -244,11 +323,17 @@ class QueryCache:
         conn.execute("COMMIT")
 
 
-def open_query_cache(cfg, default_dir: Path) -> QueryCache | None:
+def open_query_cache(cfg, default_dir: Path) -> QueryStore | None:
     """The cache a run uses, from its `cache:` config block; None when caching is switched off."""
     if cfg is None or not cfg.get("enabled", True):
         return None
-    path = Path(cfg.get("path") or default_dir / "queries.sqlite").expanduser()
-    cache = QueryCache(path, lease_seconds=float(cfg.get("lease_seconds", 600)))
-    log.info("teacher query cache %s (%d answers stored)", path, cache.count())
+    lease = float(cfg.get("lease_seconds", 600))
+    url = cfg.get("url")
+    if url:
+        from sgen.budget.cache_postgres import PostgresQueryCache
+
+        cache: QueryStore = PostgresQueryCache(str(url), lease_seconds=lease)
+    else:
+        cache = QueryCache(Path(cfg.get("path") or default_dir / "queries.sqlite").expanduser(), lease_seconds=lease)
+    log.info("teacher query cache %s (%d answers stored)", cache.describe(), cache.count())
     return cache

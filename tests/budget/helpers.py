@@ -5,7 +5,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sgen.budget import MeteredTeacher, QueryCache, QueryLedger
+from sgen.budget import MeteredTeacher, QueryCache, QueryLedger, QueryStore
 from sgen.records import Completion, GenerationParams, Messages
 from sgen.teachers.base import Teacher
 
@@ -33,14 +33,24 @@ class SlowTeacher(Teacher):
         return self.inner.generate(prompts, params, seeds=seeds, on_result=on_result)
 
 
-def ask_in_process(cache_path: str, n: int, reverse: bool, barrier) -> dict:
+def open_cache(spec: dict, **kwargs) -> QueryStore:
+    """A query cache from a store spec: {"path": sqlite file} or {"url": postgresql://...} (see the `store` fixture)."""
+    kwargs.setdefault("poll_seconds", 0.01)
+    if "url" in spec:
+        from sgen.budget.cache_postgres import PostgresQueryCache
+
+        return PostgresQueryCache(spec["url"], **kwargs)
+    return QueryCache(Path(spec["path"]), **kwargs)
+
+
+def ask_in_process(spec: dict, n: int, reverse: bool, barrier, host: str | None = None) -> dict:
     """One 'job' (run in a child process): ask n queries through a shared cache and report what it paid."""
     from sgen.teachers.hf import tiny_teacher
 
     backend = SlowTeacher(tiny_teacher(batch_size=8), seconds_per_call=0.05)
     backend.inner.load()
     ledger = QueryLedger(n)
-    cache = QueryCache(Path(cache_path), poll_seconds=0.01)
+    cache = open_cache(spec, host=host)
     meter = MeteredTeacher(backend, ledger, "teacher", batch_size=4, cache=cache)
     order = list(range(n))[::-1] if reverse else list(range(n))
     barrier.wait()  # both jobs start asking at the same moment

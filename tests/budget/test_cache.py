@@ -1,4 +1,6 @@
-"""The query cache: keys hash what changes an answer, hits are booked as cached, and answers are stored before use."""
+"""The query cache: keys hash what changes an answer, hits are booked as cached, and answers are stored before use.
+
+Every test that takes `cache` or `store` runs twice: on the SQLite store and on a real PostgreSQL server."""
 from __future__ import annotations
 
 import subprocess
@@ -8,10 +10,11 @@ from dataclasses import replace
 
 import pytest
 
-from sgen.budget import MeteredTeacher, QueryCache, QueryLedger, query_key
+from sgen.budget import MeteredTeacher, QueryLedger, query_key
 from sgen.records import GenerationParams
 from sgen.teachers.hf import tiny_teacher
-from tests.budget.helpers import PARAMS, SlowTeacher, prompts
+from tests.budget.helpers import PARAMS, SlowTeacher, open_cache, prompts
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +25,8 @@ def backend():
 
 
 @pytest.fixture
-def cache(tmp_path):
-    with QueryCache(tmp_path / "queries.sqlite", poll_seconds=0.01) as c:
+def cache(store):
+    with open_cache(store()) as c:
         yield c
 
 
@@ -87,10 +90,10 @@ def test_cache_hits_still_count_against_the_budget(backend, cache):
     assert ledger.summary()["queries_used"] == 10
 
 
-def test_same_queries_regenerate_identically_whatever_the_chunks(backend, tmp_path):
+def test_same_queries_regenerate_identically_whatever_the_chunks(backend, store):
     """Each query's sampling seed comes from its own key, so a rerun after a crash, or a run chunked otherwise,
     draws the same answers."""
-    with QueryCache(tmp_path / "a.sqlite") as a, QueryCache(tmp_path / "b.sqlite") as b:
+    with open_cache(store("a")) as a, open_cache(store("b")) as b:
         _, first = ask(backend, a, 16, batch_size=8)
         _, second = ask(backend, b, 16, batch_size=3)
     assert [r.text for r in first] == [r.text for r in second]
@@ -108,16 +111,17 @@ class _FailingTeacher(SlowTeacher):
         return super().generate(prompts, params, seeds, on_result)
 
 
-def test_answers_are_committed_before_booking_and_a_failure_frees_its_claims(backend, cache):
+def test_answers_are_committed_before_booking_and_a_failure_frees_its_claims(backend, cache, store):
     failing = _FailingTeacher(backend, fail_on_call=3)
     ledger = QueryLedger(40)
     with pytest.raises(ConnectionError):
         MeteredTeacher(failing, ledger, "teacher", batch_size=8, cache=cache).ask(prompts(40), PARAMS, "label")
     assert cache.count() == 16 and ledger.used == 16  # two chunks done, stored, booked
-    assert cache._connect().execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+    assert cache.claim_count() == 0
     resumed, records = ask(backend, cache, 40)
     assert (resumed.summary()["queries_paid"], resumed.cached) == (24, 16)
-    uninterrupted = ask(backend, QueryCache(cache.path.with_name("fresh.sqlite")), 40)[1]
+    with open_cache(store("fresh")) as fresh:
+        uninterrupted = ask(backend, fresh, 40)[1]
     assert [r.text for r in records] == [r.text for r in uninterrupted]
 
 
@@ -140,23 +144,24 @@ class _DiesMidCall(SlowTeacher):
         return super().generate(prompts, params, seeds, report)
 
 
-def test_answers_finished_before_a_crash_mid_call_are_kept(backend, cache):
+def test_answers_finished_before_a_crash_mid_call_are_kept(backend, cache, store):
     ledger = QueryLedger(40)
     with pytest.raises(MemoryError):
         MeteredTeacher(_DiesMidCall(backend, survive=11), ledger, "teacher", batch_size=40, cache=cache).ask(
             prompts(40), PARAMS, "label")
     assert cache.count() == 11 and ledger.used == 0  # committed as they finished; nothing booked yet
-    assert cache._connect().execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+    assert cache.claim_count() == 0
     resumed, records = ask(backend, cache, 40, batch_size=40)
     assert (resumed.summary()["queries_paid"], resumed.cached) == (29, 11)
-    uninterrupted = ask(backend, QueryCache(cache.path.with_name("fresh.sqlite")), 40)[1]
+    with open_cache(store("fresh")) as fresh:
+        uninterrupted = ask(backend, fresh, 40)[1]
     assert [r.text for r in records] == [r.text for r in uninterrupted]
 
 
-def _claim_as(cache: QueryCache, key: str, pid: int, expires: float, host: str | None = None) -> None:
-    cache._connect().execute(
-        "INSERT OR REPLACE INTO claims (key, owner, host, pid, pid_start, expires) VALUES (?, ?, ?, ?, '', ?)",
-        (key, f"other:{pid}", host or cache.host, pid, expires))
+def _claim_as(cache, key: str, pid: int, expires: float, host: str | None = None) -> None:
+    with cache._transaction(cache._connect()):
+        cache._execute("INSERT INTO claims (key, owner, host, pid, pid_start, expires) VALUES (?, ?, ?, ?, '', ?)",
+                       (key, f"other:{pid}", host or cache.host, pid, expires))
 
 
 def test_claims_of_dead_processes_and_expired_leases_are_taken_over(cache):
@@ -179,18 +184,18 @@ def test_claims_of_dead_processes_and_expired_leases_are_taken_over(cache):
     assert cache.claim(["live", "remote"]) == (["live"], ["remote"])
 
 
-def test_waiting_job_gets_the_value_the_claim_owner_commits(backend, cache):
+def test_waiting_job_gets_the_value_the_claim_owner_commits(backend, cache, store):
     key = query_key(backend.model_id, PARAMS, prompts(1)[0], 0)
     writer = subprocess.Popen([sys.executable, "-c", (
         "import sys, time\n"
-        "from sgen.budget import QueryCache\n"
+        "from tests.budget.helpers import open_cache\n"
         "from sgen.records import Completion\n"
-        f"c = QueryCache({str(cache.path)!r})\n"
+        f"c = open_cache({store()!r})\n"
         f"assert c.claim([{key!r}]) == ([{key!r}], [])\n"
         "print('claimed', flush=True)\n"
         "time.sleep(1.0)\n"
         f"c.put_many('m', {{{key!r}: Completion('from the other job', 3, 2)}})\n")],
-        stdout=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, text=True, cwd=REPO)
     assert writer.stdout.readline().strip() == "claimed"
     ledger, records = ask(backend, cache, 1)
     writer.wait(timeout=30)
@@ -198,32 +203,33 @@ def test_waiting_job_gets_the_value_the_claim_owner_commits(backend, cache):
     assert ledger.summary()["queries_paid"] == 0 and cache.stats["waited"] == 1
 
 
-def test_bad_lease_is_refused(tmp_path):
+def test_bad_lease_is_refused(store):
     with pytest.raises(ValueError, match="lease_seconds must be > 0, got 0"):
-        QueryCache(tmp_path / "q.sqlite", lease_seconds=0)
+        open_cache(store(), lease_seconds=0)
 
 
-class _RacedCache(QueryCache):
-    """Another job commits the chunk's answers right after this job's lookup missed them."""
+def _raced(spec: dict, other, answers: dict):
+    """A cache where another job commits the chunk's answers right after this job's lookup missed them."""
+    cache = open_cache(spec)
+    lookup = cache.get_many
 
-    def __init__(self, path, other: QueryCache, answers: dict) -> None:
-        super().__init__(path, poll_seconds=0.01)
-        self.other, self.answers = other, answers
-
-    def get_many(self, keys):
-        found = super().get_many(keys)
-        if self.answers:
-            self.other.put_many("m", self.answers)
-            self.answers = {}
+    def get_many(keys):
+        found = lookup(keys)
+        if answers:
+            other.put_many("m", dict(answers))
+            answers.clear()
         return found
 
+    cache.get_many = get_many
+    return cache
 
-def test_answers_committed_between_lookup_and_claim_are_used_not_regenerated(backend, cache):
+
+def test_answers_committed_between_lookup_and_claim_are_used_not_regenerated(backend, cache, store):
     from sgen.records import Completion
 
     keys = [query_key(backend.model_id, PARAMS, p, 0) for p in prompts(4)]
     answers = {k: Completion(f"answer {i}", 3, 2) for i, k in enumerate(keys[:3])}  # the 4th is still missing
-    with _RacedCache(cache.path, other=cache, answers=answers) as raced:
+    with _raced(store(), other=cache, answers=answers) as raced:
         ledger, records = ask(backend, raced, 4)
     assert [r.text for r in records[:3]] == ["answer 0", "answer 1", "answer 2"]
     assert (ledger.summary()["queries_paid"], ledger.cached) == (1, 3)
@@ -247,3 +253,12 @@ def test_progress_moves_answer_by_answer_and_counts_each_query_once(backend, cac
     assert len(bar.updates) == 31 and bar.updates[-1][0] == 10  # 30 as generated, then the 10 cached ones
     assert sum(n for n, _ in bar.updates) == 40
     assert sum(t for _, t in bar.updates) == sum(r.completion_tokens for r in records)
+
+
+def test_a_store_from_a_newer_sgen_is_refused_not_misread(store):
+    spec = store()
+    with open_cache(spec) as cache:
+        with cache._transaction(cache._connect()):
+            cache._execute("UPDATE sgen_meta SET value = '99' WHERE name = 'schema_version'")
+    with pytest.raises(ValueError, match="has schema version 99, but this sgen knows only version 1"):
+        open_cache(spec)

@@ -8,23 +8,27 @@ import sys
 
 import pytest
 
-from tests.budget.helpers import ask_in_process
+from tests.budget.helpers import ask_in_process, open_cache
 from tests.conftest import REPO, TINY, read_jsonl, read_metrics
 
 
-def test_two_processes_share_one_cache_and_pay_each_query_once(tmp_path):
+@pytest.mark.parametrize("hosts", [(None, None), ("node-a", "node-b")], ids=["one_host", "two_hosts"])
+def test_two_processes_share_one_cache_and_pay_each_query_once(store, hosts):
+    """On SQLite, two jobs of one machine; on PostgreSQL also two 'hosts' (distinct host names in their claims, so
+    neither can check the other's pid: only leases and commits coordinate them, as across cluster nodes)."""
+    spec = store()
+    if hosts[0] and "url" not in spec:
+        pytest.skip("SQLite is one machine's store")
     n = 48
-    path = str(tmp_path / "queries.sqlite")
     ctx = multiprocessing.get_context("spawn")
-    # spawn: each job is a fresh interpreter with its own SQLite connection and pid, as in a real sweep.
+    # spawn: each job is a fresh interpreter with its own connection and pid, as in a real sweep.
     with ctx.Manager() as manager, ctx.Pool(2) as pool:
         barrier = manager.Barrier(2, timeout=120)  # both jobs start asking once both have loaded their teacher
-        forward, backward = pool.starmap(ask_in_process, [(path, n, False, barrier), (path, n, True, barrier)])
-    from sgen.budget import QueryCache
-
-    with QueryCache(path) as cache:
+        forward, backward = pool.starmap(ask_in_process, [(spec, n, False, barrier, hosts[0]),
+                                                          (spec, n, True, barrier, hosts[1])])
+    with open_cache(spec) as cache:
         stored = cache.count()
-        leftover_claims = cache._connect().execute("SELECT COUNT(*) FROM claims").fetchone()[0]
+        leftover_claims = cache.claim_count()
     assert stored == n and leftover_claims == 0
     # Every query paid exactly once across both jobs, and the teacher generated nothing that was thrown away.
     assert forward["paid"] + backward["paid"] == n
