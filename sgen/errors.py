@@ -2,7 +2,7 @@
 
 Everything sgen checks before its first teacher query (the config, the data, the budget, the connection to a served
 teacher) raises through `input_checks`, which turns the error into a UserInputError; `python -m sgen` prints it as
-`sgen: error: ...` and exits 2. Internal errors (a bug) keep their traceback.
+`sgen: error: ...` and exits 1. Internal errors (a bug) keep their traceback.
 """
 from __future__ import annotations
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import resource
+import socket
 import time
 from collections.abc import Callable
 from contextlib import ExitStack, closing, contextmanager
@@ -22,6 +24,7 @@ from sgen.budget.metered import GenerationProgress
 from sgen.cache_keys import cache_key, examples_digest, result_config
 from sgen.config import quiet_third_party_logs
 from sgen.errors import input_checks
+from sgen.redact import redact_config
 from sgen.outputs import write_metrics, write_synthetic
 from sgen.records import GenerationParams, SyntheticRow, TaskData
 from sgen.run_checks import check_priced, check_run_settings
@@ -55,7 +58,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     output_dir = Path(cfg.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     with input_checks():  # an interpolation that cannot resolve (budget=ratio budget.ratio=-2) is the user's
-        resolved = OmegaConf.to_container(cfg, resolve=True)
+        # What is written (config_resolved.yaml, W&B) shows any URL's password as *** (SGEN_CACHE_URL).
+        resolved = redact_config(OmegaConf.to_container(cfg, resolve=True))
+    (output_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
     with ExitStack() as resources:
         tracker: Tracker = instantiate(cfg.logger)
         resources.push(lambda exc_type, exc, tb: tracker.finish(failed=exc_type is not None))
@@ -78,6 +83,7 @@ class Experiment:
     augmenter: Any = None
     judge: Any = None  # verifier=judge's model: the teacher unless judge=... names another
     finetuned: Any = None
+    cache: Any = None  # the query cache (SQLite or PostgreSQL); None when cache.enabled=false
     teacher_finetune: TeacherFinetune | None = None
     calls: CallLog = field(default_factory=CallLog)  # teacher backend calls, timed (sgen.throughput)
 
@@ -94,7 +100,6 @@ class Experiment:
 
 def _run(cfg: DictConfig, output_dir: Path, tracker: Tracker, resources: ExitStack) -> dict[str, Any]:
     timer = StageTimer()
-    (output_dir / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     if not shares_results(cfg):
         log.info("cache.enabled=false: no query cache; seed-only scores and teacher adapters are kept in %s; "
                  "converted GGUF weights stay cached", output_dir)
@@ -139,7 +144,10 @@ def build(cfg: DictConfig, timer: StageTimer, resources: ExitStack, output_dir: 
     ratio = "" if exp.budget is None else f" = ratio {exp.budget / len(exp.data.seed):.2f}"
     log.info("budget %s / seed set %d%s; strategy %s, verifier %s", exp.describe_budget(), len(exp.data.seed),
              ratio, exp.strategy.name, exp.verifier.name)
-    with timer.stage("load"), input_checks():  # a wrong model path, server address or key
+    with timer.stage("load"), input_checks():  # a wrong model path, server address or key, an unreachable cache
+        exp.cache = open_query_cache(cfg.get("cache"), cache_root())
+        if exp.cache is not None:
+            resources.callback(exp.cache.close)
         exp.teacher = instantiate(cfg.teacher.backend)
         resources.callback(exp.teacher.close)
         if teacher_finetune is not None:  # before a served teacher's connection check: it is not the problem
@@ -197,9 +205,7 @@ def generate(cfg: DictConfig, exp: Experiment, output_dir: Path,
              resources: ExitStack) -> tuple[list[SyntheticRow], QueryLedger]:
     """Spend the budget: every call goes through a metered client backed by the durable query cache."""
     ledger = QueryLedger(exp.budget, exp.budget_usd)
-    cache = open_query_cache(cfg.get("cache"), cache_root())
-    if cache is not None:
-        resources.callback(cache.close)
+    cache = exp.cache
     journal = resources.enter_context(closing(QueryJournal(output_dir / "queries.jsonl")))
     progress = resources.enter_context(closing(GenerationProgress(ledger, enabled=bool(cfg.progress))))
     teacher, augmenter, judge = timed_backends(cfg, exp.teacher, exp.augmenter, exp.judge, exp.calls)
@@ -261,7 +267,9 @@ def seed_only_scores(cfg: DictConfig, task, student, data: TaskData, output_dir:
         return json.loads(path.read_text())
     result = compared(student.train_and_evaluate(data.seed, data.test, data.labels, int(cfg.seed), task=task).scores)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{id(result)}")
+    # Written whole, then renamed: atomic on a local disk and on NFS, so jobs on several nodes sharing
+    # SGEN_CACHE_DIR (cache.url set) never read half a file; the temp name is unique across hosts.
+    tmp = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(result))
     tmp.replace(path)
     return result

@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from sgen.records import GenerationParams
+from sgen.redact import redact_url, url_password
 
 
 def whole_number(value: Any, key: str, minimum: int, hint: str = "") -> int:
@@ -62,6 +63,7 @@ def check_priced(usd: float | None, queries: int | None, backends: dict[str, Any
 def check_run_settings(cfg: DictConfig) -> tuple[int | None, float | None]:
     """Check the run's own settings; return its budget (query count, dollar cap)."""
     budget = budget_settings(cfg)
+    check_cache_url(cfg.get("cache"))
     whole_number(cfg.seed, "seed", 0)
     for key in ("round_size", "query_batch_size"):
         whole_number(cfg[key], key, 1)
@@ -71,6 +73,21 @@ def check_run_settings(cfg: DictConfig) -> tuple[int | None, float | None]:
             if node is not None and node.get(kind) is not None:
                 check_sampling(GenerationParams(**node[kind]), f"{role}.{kind}")
     return budget
+
+
+def check_cache_url(cache_cfg) -> None:
+    """A password typed into cache.url (command line or YAML) is saved by Hydra with the run (.hydra/); one taken
+    from the environment (${oc.env:SGEN_CACHE_URL}) is not. Refuse the first before anything runs."""
+    if cache_cfg is None or "url" not in cache_cfg:
+        return
+    node = cache_cfg._get_node("url")
+    if node._is_interpolation() or node._value() is None:
+        return
+    url = str(node._value())
+    if url_password(url):
+        raise ValueError(f"cache.url={redact_url(url)!r} carries a password, which Hydra saves with the run's "
+                         "config (.hydra/); put the URL in SGEN_CACHE_URL, or the password in PGPASSWORD or "
+                         "~/.pgpass, and leave it out of cache.url")
 
 
 def check_sampling(params: GenerationParams, where: str) -> None:

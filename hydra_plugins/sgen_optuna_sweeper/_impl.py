@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +17,9 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import Trial, TrialState
+
+from sgen.budget.cache import process_alive, process_start
+from sgen.redact import redact_url
 
 from ._results import write_results
 from ._space import SearchSpace
@@ -36,14 +41,34 @@ def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
     raise ValueError(f"hydra.sweeper.sampler.name={name!r} is unknown; valid: {list(SAMPLERS)}")
 
 
-def sqlite_url(storage: str | None, sweep_dir: Path) -> str:
-    """An SQLAlchemy URL: the given one, a plain path made into SQLite, or optuna.db in the sweep dir."""
+def storage_url(storage: str | None, sweep_dir: Path) -> str:
+    """An SQLAlchemy URL: optuna.db in the sweep dir, a plain path made into SQLite, or the given URL. A PostgreSQL
+    URL as libpq spells it (the query cache's cache.url / SGEN_CACHE_URL) gets psycopg 3, the driver sgen installs,
+    so one database can hold the query cache and the study."""
     if storage and "://" in storage:
-        return storage
+        scheme, rest = storage.split("://", 1)
+        return f"postgresql+psycopg://{rest}" if scheme in ("postgresql", "postgres") else storage
     path = Path(storage) if storage else sweep_dir / "optuna.db"
     path = path.expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def _this_process() -> str:
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{process_start(pid)}"
+
+
+def _owner_alive(owner: str) -> bool:
+    """Whether the sweeper process that asked a trial still runs. Another host's process cannot be checked: it
+    counts as alive (its RUNNING trials stay counted until that sweeper tells them)."""
+    if not owner:
+        return False  # asked before sweepers signed their trials: nobody will tell it
+    host, _, rest = owner.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    return process_alive(int(pid), start)
 
 
 class SgenOptunaSweeperImpl(Sweeper):
@@ -77,22 +102,39 @@ class SgenOptunaSweeperImpl(Sweeper):
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
 
         study = self._load_study(metric_names)
-        done = sum(t.state in FINISHED for t in study.trials)
+        self._fail_orphans(study)
         log.info("study %r in %s: %d of %d trials finished, directions %s, sampler %s", study.study_name,
-                 self.storage_url, done, self.n_trials, self.directions, self.sampler_name)
-        while done < self.n_trials:
-            trials = [study.ask(space.distributions) for _ in range(min(self.n_jobs, self.n_trials - done))]
+                 redact_url(self.storage_url), self._taken(study), self.n_trials, self.directions, self.sampler_name)
+        # n_trials is the study's total: sweepers on several nodes sharing one storage stop together at it.
+        while (left := self.n_trials - self._taken(study)) > 0:
+            trials = [study.ask(space.distributions) for _ in range(min(self.n_jobs, left))]
+            for trial in trials:
+                trial.set_user_attr("sweeper", _this_process())
             self._run_batch(study, trials, space)
-            done += len(trials)
-        write_results(study, self.sweep_dir, self.storage_url)
+        write_results(study, self.sweep_dir, redact_url(self.storage_url))
+
+    @staticmethod
+    def _taken(study: optuna.Study) -> int:
+        """Trials finished, or running in a sweeper that is alive (this one or another sharing the storage)."""
+        return sum(t.state in FINISHED or (t.state == TrialState.RUNNING
+                                          and _owner_alive(str(t.user_attrs.get("sweeper", ""))))
+                   for t in study.get_trials(deepcopy=False))
+
+    @staticmethod
+    def _fail_orphans(study: optuna.Study) -> None:
+        """A sweeper killed mid-batch leaves RUNNING trials nobody will tell: fail them, so they are rerun."""
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if not _owner_alive(str(t.user_attrs.get("sweeper", ""))):
+                study.tell(t.number, state=TrialState.FAIL)
+                log.warning("trial %d was left running by a sweeper that is gone: marked failed", t.number)
 
     def _load_study(self, metric_names: list[str] | None) -> optuna.Study:
-        self.storage_url = sqlite_url(self.storage, self.sweep_dir)
+        self.storage_url = storage_url(self.storage, self.sweep_dir)
         study = optuna.create_study(study_name=self.study_name, storage=self.storage_url,
                                     directions=self.directions, load_if_exists=True)
         stored = [d.name.lower() for d in study.directions]
         if stored != self.directions:
-            raise ValueError(f"study {self.study_name!r} in {self.storage_url} has directions {stored}, but "
+            raise ValueError(f"study {self.study_name!r} in {redact_url(self.storage_url)} has directions {stored}, but "
                              f"hydra.sweeper.direction is {self.directions}; use another study_name or storage")
         if metric_names and study.metric_names is None:
             with warnings.catch_warnings():  # set_metric_names is marked experimental; it only labels the values

@@ -103,7 +103,7 @@ class PostgresQueryCache(QueryStore):
         except psycopg.OperationalError as exc:
             reason = " ".join(str(exc).split())
             raise ValueError(f"cannot reach the query cache at {self.describe()}: {reason}; check cache.url / "
-                             "SGEN_CACHE_URL, that the server runs, and the password (PGPASSWORD or ~/.pgpass)") from exc
+                             "SGEN_CACHE_URL, that the server runs, and the password (PGPASSWORD or ~/.pgpass)") from None
         if self.read_only:
             self._tables = bool(conn.execute("SELECT to_regclass('queries') IS NOT NULL").fetchone()[0])
             return conn

@@ -2,7 +2,8 @@
 
 MeteredTeacher runs unchanged against this view: it looks keys up, claims the missing ones (always granted: no
 other job runs during a plan), has the backend answer them and stores the answers. Nothing reaches the SQLite file:
-it is opened read-only and never claimed or leased, so a plan leaves the cache exactly as it found it.
+it is opened read-only and never claimed or leased, so a plan leaves the cache exactly as it found it. The same holds
+for a PostgreSQL cache (cache.url), read in a read-only session.
 """
 from __future__ import annotations
 
@@ -47,6 +48,13 @@ class StoredAnswers:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def stored_answers(url: str):
+    """Read-only lookups in a PostgreSQL query cache: a read-only session, no schema, no claims."""
+    from sgen.budget.cache_postgres import PostgresQueryCache
+
+    return PostgresQueryCache(url, read_only=True)
 
 
 class PlannedCache:

@@ -20,7 +20,7 @@ from sgen.assets import cache_root
 from sgen.budget import QueryLedger
 from sgen.devices import resolve_device
 from sgen.models import ModelSource, converted_path
-from sgen.plan.cache_view import PlannedCache, StoredAnswers
+from sgen.plan.cache_view import PlannedCache, StoredAnswers, stored_answers
 from sgen.plan.rates import RateBook
 from sgen.plan.simulated import FirstPrompts, PlannedCall, PromptTokens, SimulatedTeacher, placeholder_for
 from sgen.records import TaskData
@@ -129,10 +129,11 @@ class PlanState:
     def cache(self, cache_cfg) -> PlannedCache | None:
         if cache_cfg is None or not cache_cfg.get("enabled", True):
             return None
-        path = Path(cache_cfg.get("path") or cache_root() / "queries.sqlite").expanduser()
-        if str(path) not in self._caches:
-            self._caches[str(path)] = PlannedCache(StoredAnswers(path))
-        return self._caches[str(path)]
+        url = cache_cfg.get("url")
+        where = str(url) if url else str(Path(cache_cfg.get("path") or cache_root() / "queries.sqlite").expanduser())
+        if where not in self._caches:
+            self._caches[where] = PlannedCache(stored_answers(url) if url else StoredAnswers(Path(where)))
+        return self._caches[where]
 
     def close(self) -> None:
         for cache in self._caches.values():
