@@ -5,6 +5,7 @@ import logging
 import math
 import os
 import socket
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from hydra.core.utils import JobReturn
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from optuna.trial import Trial, TrialState
+from optuna.trial import FrozenTrial, Trial, TrialState
 
 from sgen.budget.cache import process_alive, process_start
 from sgen.redact import redact_url
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 DIRECTIONS = ("maximize", "minimize")
 SAMPLERS = ("tpe", "random", "nsga2")
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+ORPHANED = "orphaned"
 
 
 def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
@@ -115,23 +117,28 @@ class SgenOptunaSweeperImpl(Sweeper):
 
     @staticmethod
     def _taken(study: optuna.Study) -> int:
-        """Trials finished, or running in a sweeper that is alive (this one or another sharing the storage)."""
-        return sum(t.state in FINISHED or (t.state == TrialState.RUNNING
-                                          and _owner_alive(str(t.user_attrs.get("sweeper", ""))))
-                   for t in study.get_trials(deepcopy=False))
+        """Trials finished (an orphan aside), or running in a sweeper that is alive (this one or another sharing
+        the storage)."""
+        def taken(t: FrozenTrial) -> bool:
+            if t.state == TrialState.RUNNING:
+                return _owner_alive(str(t.user_attrs.get("sweeper", "")))
+            return t.state in FINISHED and not str(t.user_attrs.get("fail_reason", "")).startswith(ORPHANED)
+
+        return sum(taken(t) for t in study.get_trials(deepcopy=False))
 
     @staticmethod
     def _fail_orphans(study: optuna.Study) -> None:
-        """A sweeper killed mid-batch leaves RUNNING trials nobody will tell: fail them, so they are rerun."""
+        """A sweeper killed mid-batch leaves RUNNING trials nobody will tell: fail them and run others instead (a
+        trial its sweeper never finished does not use up n_trials)."""
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if not _owner_alive(str(t.user_attrs.get("sweeper", ""))):
+                Trial(study, t._trial_id).set_user_attr("fail_reason", f"{ORPHANED}: its sweeper is gone")
                 study.tell(t.number, state=TrialState.FAIL)
                 log.warning("trial %d was left running by a sweeper that is gone: marked failed", t.number)
 
     def _load_study(self, metric_names: list[str] | None) -> optuna.Study:
         self.storage_url = storage_url(self.storage, self.sweep_dir)
-        study = optuna.create_study(study_name=self.study_name, storage=self.storage_url,
-                                    directions=self.directions, load_if_exists=True)
+        study = _create_or_load(self.study_name, self.storage_url, self.directions)
         stored = [d.name.lower() for d in study.directions]
         if stored != self.directions:
             raise ValueError(f"study {self.study_name!r} in {redact_url(self.storage_url)} has directions {stored}, but "
@@ -181,6 +188,22 @@ class SgenOptunaSweeperImpl(Sweeper):
             else:
                 study.tell(trial, values=values)
                 log.info("trial %d: %s -> %s", trial.number, trial.params, values)
+
+
+def _create_or_load(name: str, url: str, directions: list[str], attempts: int = 5) -> optuna.Study:
+    """Sweepers on several nodes starting at once all create Optuna's tables; on PostgreSQL one CREATE TYPE wins
+    and the others fail on the catalog. Those retry: by then the tables exist and they load the study."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            return optuna.create_study(study_name=name, storage=url, directions=directions, load_if_exists=True)
+        except (IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            log.info("another sweeper is creating the study's tables in %s; retrying", redact_url(url))
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _directions(direction: Any) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -112,6 +113,24 @@ def test_diversity_is_an_objective_the_sweeper_can_optimise(tmp_path):
     for trial in results["trials"]:
         metrics = read_metrics(Path(trial["output_dir"]))
         assert trial["values"]["diversity.vendi_synthetic"] == metrics["diversity"]["vendi_synthetic"] >= 1.0
+
+
+def test_trials_left_running_by_a_dead_sweeper_are_failed_and_rerun(tmp_path):
+    """A sweeper killed mid-batch leaves its trials RUNNING; the next sweeper fails them (their owner is gone) and
+    runs n_trials finished ones. A trial a live sweeper runs would count toward n_trials instead."""
+    out = tmp_path / "sweep"
+    out.mkdir()
+    study = optuna.create_study(study_name="optuna_mix", storage=f"sqlite:///{out / 'optuna.db'}",
+                                direction="maximize")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = study.ask()
+    orphan.set_user_attr("sweeper", f"{socket.gethostname()}:{dead.pid}:")
+    proc = sweep(out, "experiment=optuna_mix", "hydra.sweeper.n_trials=2")
+    assert "trial 0 was left running by a sweeper that is gone" in proc.stdout + proc.stderr
+    trials = load_study(out, "optuna_mix").trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert all(t.user_attrs["sweeper"].startswith(f"{socket.gethostname()}:") for t in trials)
 
 
 def test_failed_trial_is_recorded_as_fail_and_the_study_goes_on(tmp_path):
