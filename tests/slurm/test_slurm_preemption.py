@@ -18,9 +18,11 @@ from tests.conftest import REPO, TINY, read_jsonl, read_metrics
 pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one cluster, one worker
 
 # query_batch_size=16: the cache commits every 16 answers, so an interruption lands between many committed chunks.
-# 1k rewrites take the tiny teacher several seconds; the USR2 interruption lands after INTERRUPT_AFTER of them.
+# teacher.backend.batch_size=2 keeps the tiny teacher to a few hundred rewrites a second here, so 1k take several
+# seconds: `scontrol requeue` kills only after KillWait (2 s on the local cluster), and at the default batch of 32
+# the first attempt had paid 800 of 1000 by then (2026-11-23; on a quieter machine it finished first); at 2, 281.
 BUDGET = 1000
-RUN = [*TINY, "budget=1k", "strategy=rephrase", "query_batch_size=16"]
+RUN = [*TINY, "budget=1k", "strategy=rephrase", "query_batch_size=16", "teacher.backend.batch_size=2"]
 INTERRUPT_AFTER = 24  # queries booked (journal lines) before the job is interrupted
 
 
@@ -76,11 +78,7 @@ def wait_for_state(slurm_cluster, job_id: str, state: str, timeout: float = 60) 
         time.sleep(0.1)
 
 
-# "requeue" (`scontrol requeue`: SIGTERM, then SIGKILL after KillWait) is left out: on a quiet machine the first
-# attempt went on generating until all 3k queries were done before it was killed, so the interruption never landed
-# mid-generation (seen in CI runs on 2026-11-22). The code path is the same cache resume as usr2; the cluster's
-# kill timing needs a look before that variant can be a reliable test.
-@pytest.mark.parametrize("interrupt", ["usr2"])
+@pytest.mark.parametrize("interrupt", ["usr2", "requeue"])
 def test_preempted_job_resumes_without_paying_twice(slurm_cluster, reference, tmp_path, interrupt):
     """usr2: what SLURM sends before the time limit (and on preemption, where configured): submitit calls the
     launcher's checkpoint and requeues the job. requeue: the cluster requeues it (`scontrol requeue`, as
