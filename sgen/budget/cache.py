@@ -139,6 +139,26 @@ class QueryStore:
         if rows:
             self._connect().cursor().executemany(self._sql(statement), rows)
 
+    # Bulk statements, one row per key; a store may send them as one statement instead (PostgreSQL: arrays).
+    def _insert_answers(self, model_id: str, values: dict[str, Completion], now: float) -> None:
+        self._executemany(
+            "INSERT INTO queries (key, model_id, text, prompt_tokens, completion_tokens, created) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            [(k, model_id, c.text, c.prompt_tokens, c.completion_tokens, now) for k, c in values.items()])
+
+    def _upsert_claims(self, keys: list[str], expires: float) -> None:
+        self._executemany(
+            "INSERT INTO claims (key, owner, host, pid, pid_start, expires) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+            "pid_start = excluded.pid_start, expires = excluded.expires",
+            [(k, self._owner, self.host, self._conn_pid, self._pid_start, expires) for k in keys])
+
+    def _delete_claims(self, keys: list[str], mine_only: bool = False) -> None:
+        if mine_only:
+            self._executemany("DELETE FROM claims WHERE key = ? AND owner = ?", [(k, self._owner) for k in keys])
+        else:
+            self._executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in keys])
+
     def _check_schema_version(self, found: int | None) -> None:
         if found is not None and found > SCHEMA_VERSION:
             raise ValueError(f"the query cache at {self.describe()} has schema version {found}, but this sgen "
@@ -181,12 +201,8 @@ class QueryStore:
         # Exclusive like a claim: a claimer reads values, then claims, in two statements; a commit landing between
         # them (value in, claim out) would look unanswered and unclaimed, and be paid twice.
         with self._transaction(conn, exclusive=True):
-            now = self._now(conn)
-            self._executemany(
-                "INSERT INTO queries (key, model_id, text, prompt_tokens, completion_tokens, created) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                [(k, model_id, c.text, c.prompt_tokens, c.completion_tokens, now) for k, c in values.items()])
-            self._executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in values])
+            self._insert_answers(model_id, values, self._now(conn))
+            self._delete_claims(list(values))
         self.stats["generated"] += len(values)
         return self.get_many(values)
 
@@ -217,12 +233,7 @@ class QueryStore:
                     self.stats["taken_over"] += 1
                     stale_owners.add(row[1])
                 mine.append(key)
-            self._executemany(
-                "INSERT INTO claims (key, owner, host, pid, pid_start, expires) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
-                "pid_start = excluded.pid_start, expires = excluded.expires",
-                [(k, self._owner, self.host, self._conn_pid, self._pid_start, now + self.lease_seconds)
-                 for k in mine])
+            self._upsert_claims(mine, now + self.lease_seconds)
         if stale_owners:
             log.info("took over claims of %s (owner dead or lease expired)", ", ".join(sorted(stale_owners)))
         return mine, others
@@ -231,7 +242,7 @@ class QueryStore:
         """Give up our claims (generation failed), so another job can take the keys at once."""
         conn = self._connect()
         with self._transaction(conn, exclusive=True):
-            self._executemany("DELETE FROM claims WHERE key = ? AND owner = ?", [(k, self._owner) for k in keys])
+            self._delete_claims(list(keys), mine_only=True)
 
     def wait(self, keys: Sequence[str]) -> dict[str, Completion]:
         """Poll until some of the keys get values or lose their live claim; return the values found so far."""

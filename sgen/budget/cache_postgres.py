@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sgen.budget.cache import SCHEMA_VERSION, QueryStore
+from sgen.records import Completion
 from sgen.redact import redact_url
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,34 @@ class PostgresQueryCache(QueryStore):
             if exclusive:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CLAIM_LOCK,))
             yield
+
+    # One statement per call, keys as arrays: a round trip and a plan per call instead of one per key.
+    def _rows_in(self, columns: str, table: str, keys: list[str]) -> list[tuple]:
+        return self._connect().execute(f"SELECT {columns} FROM {table} WHERE key = ANY(%s)", (keys,)).fetchall()
+
+    def _insert_answers(self, model_id: str, values: dict[str, Completion], now: float) -> None:
+        if values:
+            self._connect().execute(
+                "INSERT INTO queries (key, model_id, text, prompt_tokens, completion_tokens, created) "
+                "SELECT k, %s, t, p, c, %s FROM unnest(%s::text[], %s::text[], %s::int[], %s::int[]) AS u(k, t, p, c) "
+                "ON CONFLICT (key) DO NOTHING",
+                (model_id, now, list(values), [c.text for c in values.values()],
+                 [c.prompt_tokens for c in values.values()], [c.completion_tokens for c in values.values()]))
+
+    def _upsert_claims(self, keys: list[str], expires: float) -> None:
+        if keys:
+            self._connect().execute(
+                "INSERT INTO claims (key, owner, host, pid, pid_start, expires) "
+                "SELECT k, %s, %s, %s, %s, %s FROM unnest(%s::text[]) AS u(k) "
+                "ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, host = excluded.host, pid = excluded.pid, "
+                "pid_start = excluded.pid_start, expires = excluded.expires",
+                (self._owner, self.host, self._conn_pid, self._pid_start, expires, keys))
+
+    def _delete_claims(self, keys: list[str], mine_only: bool = False) -> None:
+        if keys:
+            mine = " AND owner = %s" if mine_only else ""
+            self._connect().execute(f"DELETE FROM claims WHERE key = ANY(%s){mine}",
+                                    (keys, self._owner) if mine_only else (keys,))
 
     def get_many(self, keys):
         if not self._tables:  # read-only view of a database no run has written yet
