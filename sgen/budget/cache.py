@@ -166,12 +166,17 @@ class QueryStore:
                              "at another store")
 
     def close(self) -> None:
-        """Drop any claim this process still holds, then close."""
+        """Drop any claim this process still holds, then close. A store that went away meanwhile is logged, not
+        raised: the run's own error (if any) stays the one reported, and the claims expire with their lease."""
         if self._conn is not None and self._conn_pid == os.getpid():
             conn = self._conn
-            with self._transaction(conn):
-                self._execute("DELETE FROM claims WHERE owner = ?", (self._owner,))
-            self._close_connection(conn)
+            try:
+                with self._transaction(conn):
+                    self._execute("DELETE FROM claims WHERE owner = ?", (self._owner,))
+                self._close_connection(conn)
+            except Exception as exc:  # sqlite3.Error, psycopg.Error: the stores share no base class
+                log.warning("query cache %s: could not release this job's claims on close (%s); they expire "
+                            "with their lease", self.describe(), " ".join(str(exc).split()))
         self._conn = None
 
     def __enter__(self):

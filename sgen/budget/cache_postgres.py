@@ -4,6 +4,8 @@ Same tables, same claim protocol as the SQLite store (sgen/budget/cache.py); wha
 - Claims are serialised by a transaction-scoped advisory lock, the equivalent of SQLite's BEGIN IMMEDIATE: two
   claimers never both read "unclaimed" and both insert, and a killed claimer's lock goes with its session.
 - Leases run on the server's clock, so hosts whose clocks disagree still agree on when a claim expired.
+- Answers are stored as UTF-8 bytes (BYTEA): a PostgreSQL TEXT cannot hold a NUL character, which a model can emit,
+  and an answer that cannot be stored would be paid and lost.
 - A commit returns once the server has flushed its WAL (synchronous_commit=on, PostgreSQL's default), so a value is
   durable before it is booked.
 Client: psycopg 3. The store is a handful of hand-written statements shared with SQLite; psycopg runs them directly,
@@ -34,7 +36,7 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS queries (
         key TEXT PRIMARY KEY,
         model_id TEXT NOT NULL,
-        text TEXT NOT NULL,
+        text BYTEA NOT NULL,
         prompt_tokens INTEGER NOT NULL,
         completion_tokens INTEGER NOT NULL,
         created DOUBLE PRECISION NOT NULL)""",
@@ -59,6 +61,14 @@ def libpq_url(url: str) -> str:
         raise ValueError(f"cache.url={redact_url(url)!r} is not a PostgreSQL URL; use postgresql://user@host:port/db "
                          "(password in PGPASSWORD, ~/.pgpass or SGEN_CACHE_URL), or unset it for the SQLite cache")
     return f"postgresql://{rest}"
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _decode(stored: bytes) -> str:
+    return bytes(stored).decode("utf-8", "surrogatepass")
 
 
 def _psycopg():
@@ -140,9 +150,9 @@ class PostgresQueryCache(QueryStore):
         if values:
             self._connect().execute(
                 "INSERT INTO queries (key, model_id, text, prompt_tokens, completion_tokens, created) "
-                "SELECT k, %s, t, p, c, %s FROM unnest(%s::text[], %s::text[], %s::int[], %s::int[]) AS u(k, t, p, c) "
+                "SELECT k, %s, t, p, c, %s FROM unnest(%s::text[], %s::bytea[], %s::int[], %s::int[]) AS u(k, t, p, c) "
                 "ON CONFLICT (key) DO NOTHING",
-                (model_id, now, list(values), [c.text for c in values.values()],
+                (model_id, now, list(values), [_encode(c.text) for c in values.values()],
                  [c.prompt_tokens for c in values.values()], [c.completion_tokens for c in values.values()]))
 
     def _upsert_claims(self, keys: list[str], expires: float) -> None:
@@ -163,7 +173,8 @@ class PostgresQueryCache(QueryStore):
     def get_many(self, keys):
         if not self._tables:  # read-only view of a database no run has written yet
             return {}
-        return super().get_many(keys)
+        rows = self._rows_in("key, text, prompt_tokens, completion_tokens", "queries", list(dict.fromkeys(keys)))
+        return {k: Completion(_decode(text), pt, ct) for k, text, pt, ct in rows}
 
     def count(self) -> int:
         return super().count() if self._tables else 0

@@ -262,3 +262,16 @@ def test_a_store_from_a_newer_sgen_is_refused_not_misread(store):
             cache._execute("UPDATE sgen_meta SET value = '99' WHERE name = 'schema_version'")
     with pytest.raises(ValueError, match="has schema version 99, but this sgen knows only version 1"):
         open_cache(spec)
+
+
+def test_any_text_a_model_can_emit_is_stored_and_read_back_unchanged(store):
+    """A NUL character, emoji, right-to-left text, a lone backslash: an answer that cannot be stored would be paid
+    and lost (PostgreSQL's TEXT refuses NUL, so that store keeps UTF-8 bytes)."""
+    from sgen.records import Completion
+
+    texts = {"nul": "before\x00after", "emoji": "ok 👍🏽", "rtl": "שלום عالم", "slash": "a\\b", "empty": ""}
+    with open_cache(store()) as cache:
+        assert cache.claim(list(texts))[0] == list(texts)
+        cache.put_many("m", {k: Completion(t, 1, 1) for k, t in texts.items()})
+    with open_cache(store()) as cache:
+        assert {k: c.text for k, c in cache.get_many(list(texts)).items()} == texts
