@@ -140,7 +140,8 @@ class QueryStore:
             self._connect().cursor().executemany(self._sql(statement), rows)
 
     # Bulk statements, one row per key; a store may send them as one statement instead (PostgreSQL: arrays).
-    def _insert_answers(self, model_id: str, values: dict[str, Completion], now: float) -> None:
+    def _insert_answers(self, model_id: str, values: dict[str, Completion]) -> None:
+        now = time.time()
         self._executemany(
             "INSERT INTO queries (key, model_id, text, prompt_tokens, completion_tokens, created) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
@@ -206,7 +207,7 @@ class QueryStore:
         # Exclusive like a claim: a claimer reads values, then claims, in two statements; a commit landing between
         # them (value in, claim out) would look unanswered and unclaimed, and be paid twice.
         with self._transaction(conn, exclusive=True):
-            self._insert_answers(model_id, values, self._now(conn))
+            self._insert_answers(model_id, values)
             self._delete_claims(list(values))
         self.stats["generated"] += len(values)
         return self.get_many(values)

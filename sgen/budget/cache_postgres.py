@@ -109,8 +109,12 @@ class PostgresQueryCache(QueryStore):
         psycopg = _psycopg()
         extra = {"options": "-c default_transaction_read_only=on"} if self.read_only else {}
         try:
+            # prepare_threshold=None: no server-side prepared statements. Their generic plans for these array
+            # statements ran 2-3x slower than planning each call (measured: a claim 8.2 ms vs 3.2 ms), and a
+            # transaction-pooling PgBouncer, common in front of a cluster's database, cannot hold them anyway.
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout_s,
-                                   application_name=f"sgen {self.host}:{self._conn_pid}", **extra)
+                                   application_name=f"sgen {self.host}:{self._conn_pid}", prepare_threshold=None,
+                                   **extra)
         except psycopg.OperationalError as exc:
             reason = " ".join(str(exc).split())
             raise ValueError(f"cannot reach the query cache at {self.describe()}: {reason}; check cache.url / "
@@ -137,22 +141,28 @@ class PostgresQueryCache(QueryStore):
 
     @contextmanager
     def _transaction(self, conn: Any, exclusive: bool = False) -> Iterator[None]:
-        with conn.transaction():
+        # Pipeline mode: statements whose results are not read yet (BEGIN, the lock, an INSERT, COMMIT) travel with
+        # the next one that is, so a commit of answers is one round trip and a claim three, not one per statement.
+        with conn.pipeline(), conn.transaction():
             if exclusive:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CLAIM_LOCK,))
             yield
 
-    # One statement per call, keys as arrays: a round trip and a plan per call instead of one per key.
+    # One statement per call, keys as an array, joined with unnest: primary-key lookups whatever the table's
+    # statistics (a fresh database has none until autovacuum runs, and `key = ANY(...)` then scanned the table).
     def _rows_in(self, columns: str, table: str, keys: list[str]) -> list[tuple]:
-        return self._connect().execute(f"SELECT {columns} FROM {table} WHERE key = ANY(%s)", (keys,)).fetchall()
+        cols = ", ".join(f"t.{c.strip()}" for c in columns.split(","))
+        return self._connect().execute(f"SELECT {cols} FROM unnest(%s::text[]) AS u(key) JOIN {table} t USING (key)",
+                                       (keys,)).fetchall()
 
-    def _insert_answers(self, model_id: str, values: dict[str, Completion], now: float) -> None:
-        if values:
+    def _insert_answers(self, model_id: str, values: dict[str, Completion]) -> None:
+        if values:  # `created` on the server's clock, like the leases: no round trip to read it first
             self._connect().execute(
                 "INSERT INTO queries (key, model_id, text, prompt_tokens, completion_tokens, created) "
-                "SELECT k, %s, t, p, c, %s FROM unnest(%s::text[], %s::bytea[], %s::int[], %s::int[]) AS u(k, t, p, c) "
+                "SELECT k, %s, t, p, c, extract(epoch FROM clock_timestamp()) "
+                "FROM unnest(%s::text[], %s::bytea[], %s::int[], %s::int[]) AS u(k, t, p, c) "
                 "ON CONFLICT (key) DO NOTHING",
-                (model_id, now, list(values), [_encode(c.text) for c in values.values()],
+                (model_id, list(values), [_encode(c.text) for c in values.values()],
                  [c.prompt_tokens for c in values.values()], [c.completion_tokens for c in values.values()]))
 
     def _upsert_claims(self, keys: list[str], expires: float) -> None:
@@ -166,8 +176,8 @@ class PostgresQueryCache(QueryStore):
 
     def _delete_claims(self, keys: list[str], mine_only: bool = False) -> None:
         if keys:
-            mine = " AND owner = %s" if mine_only else ""
-            self._connect().execute(f"DELETE FROM claims WHERE key = ANY(%s){mine}",
+            mine = " AND c.owner = %s" if mine_only else ""
+            self._connect().execute(f"DELETE FROM claims c USING unnest(%s::text[]) AS u(key) WHERE c.key = u.key{mine}",
                                     (keys, self._owner) if mine_only else (keys,))
 
     def get_many(self, keys):
