@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     overhead = pg["inside"] - results["sqlite"]["inside"]
     notes = (f"Per-job cost of PostgreSQL over SQLite (mean time inside the job): {overhead:+.2f} s. Queries paid "
              "per (strategy, seed) equal the largest budget's when every smaller budget's queries are a prefix of "
-             "it (nested budgets) and no query is paid twice, even when two budgets of one cell run at once. Both "
+             "it (nested budgets) and no query is paid twice, even when two budgets of one cell run at once; a few below it where one job asks the same query twice (same prompt, same sample index: paid once, booked twice). Both "
              "stores on this machine's disk, the server on 127.0.0.1; a real cluster adds a network round trip "
              "per cache call.")
     path = write_result("slurm_postgres", "SLURM sweep on the PostgreSQL query cache (12 tiny jobs)",

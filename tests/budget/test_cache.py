@@ -75,6 +75,22 @@ def test_a_prefix_run_reuses_and_a_longer_run_pays_only_the_rest(backend, cache)
     assert cache.count() == 30
 
 
+def test_nested_budgets_across_hosts(backend, store):
+    """A 12-query job on one host, then a 30-query job on another (its own connection and host name): the second
+    pays only the 18 the first did not, and a third host asking the first 12 again pays nothing."""
+    spec = store()
+    with open_cache(spec, host="node-a") as a:
+        small, _ = ask(backend, a, 12)
+    with open_cache(spec, host="node-b") as b:
+        large, records = ask(backend, b, 30)
+    with open_cache(spec, host="node-c") as c:
+        again, _ = ask(backend, c, 12)
+        assert c.count() == 30 and c.claim_count() == 0
+    assert [small.summary()["queries_paid"], large.summary()["queries_paid"], again.summary()["queries_paid"]] == [
+        12, 18, 0]
+    assert [r.cached for r in records] == [True] * 12 + [False] * 18
+
+
 def test_repeated_query_in_one_chunk_is_paid_once(backend, cache):
     ledger = QueryLedger(6)
     p = prompts(3)
