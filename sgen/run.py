@@ -145,9 +145,6 @@ def build(cfg: DictConfig, timer: StageTimer, resources: ExitStack, output_dir: 
     log.info("budget %s / seed set %d%s; strategy %s, verifier %s", exp.describe_budget(), len(exp.data.seed),
              ratio, exp.strategy.name, exp.verifier.name)
     with timer.stage("load"), input_checks():  # a wrong model path, server address or key, an unreachable cache
-        exp.cache = open_query_cache(cfg.get("cache"), cache_root())
-        if exp.cache is not None:
-            resources.callback(exp.cache.close)
         exp.teacher = instantiate(cfg.teacher.backend)
         resources.callback(exp.teacher.close)
         if teacher_finetune is not None:  # before a served teacher's connection check: it is not the problem
@@ -162,6 +159,11 @@ def build(cfg: DictConfig, timer: StageTimer, resources: ExitStack, output_dir: 
         if exp.spends:
             for backend in {id(b): b for b in paying_backends(exp).values()}.values():
                 backend.load()
+        # Once every backend is known good (a served teacher's check is in load): nothing, not even the cache file,
+        # is created for input that fails; a cache server that cannot be reached fails here, still before any query.
+        exp.cache = open_query_cache(cfg.get("cache"), cache_root())
+        if exp.cache is not None:
+            resources.callback(exp.cache.close)
     # Kaddour & Liu: the teacher first learns the seed set (LoRA); the adapter is cached per seed set and teacher.
     if teacher_finetune is not None and exp.spends:
         with timer.stage("finetune_teacher"):

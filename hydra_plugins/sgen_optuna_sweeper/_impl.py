@@ -20,7 +20,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from sgen.budget.cache import process_alive, process_start
-from sgen.redact import redact_url
+from sgen.redact import redact_url, url_password
 
 from ._results import write_results
 from ._space import SearchSpace
@@ -97,6 +97,7 @@ class SgenOptunaSweeperImpl(Sweeper):
 
     def sweep(self, arguments: list[str]) -> None:
         # Everything that can be wrong with the set-up fails here, before a job (or a teacher query) runs.
+        self._check_storage_secret()
         space = SearchSpace.parse(self.params, arguments)
         metric_names = self._metric_names()
         self.validate_batch_is_legal([space.overrides(space.corner())])
@@ -114,6 +115,17 @@ class SgenOptunaSweeperImpl(Sweeper):
                 trial.set_user_attr("sweeper", _this_process())
             self._run_batch(study, trials, space)
         write_results(study, self.sweep_dir, redact_url(self.storage_url))
+
+    def _check_storage_secret(self) -> None:
+        """A password typed into hydra.sweeper.storage is saved by Hydra in the sweep dir (multirun.yaml); one read
+        from the environment (${oc.env:SGEN_CACHE_URL}) is saved as the interpolation."""
+        node = self.config.hydra.sweeper._get_node("storage") if "storage" in self.config.hydra.sweeper else None
+        if node is None or node._is_interpolation() or node._value() is None:
+            return
+        if url_password(str(node._value())):
+            raise ValueError(f"hydra.sweeper.storage={redact_url(str(node._value()))!r} carries a password, which "
+                             "Hydra saves in the sweep dir; use 'hydra.sweeper.storage=${oc.env:SGEN_CACHE_URL}' (or "
+                             "another variable), or the password in PGPASSWORD or ~/.pgpass")
 
     @staticmethod
     def _taken(study: optuna.Study) -> int:

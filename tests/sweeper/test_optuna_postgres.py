@@ -52,3 +52,13 @@ def test_two_sweepers_share_one_study_and_one_cache(tmp_path, postgres_server):
     assert stored == paid > 0
     assert PASSWORD not in "".join(outputs)
     assert [p for p in tmp_path.rglob("*") if p.is_file() and PASSWORD.encode() in p.read_bytes()] == []
+
+
+def test_a_password_typed_into_the_storage_is_refused_before_any_trial(tmp_path, postgres_server):
+    from tests.conftest import run_sgen
+
+    proc = run_sgen("-m", *TINY, "budget=100q", "experiment=optuna_mix", "hydra.sweeper.n_trials=1",
+                    f"hydra.sweeper.storage={postgres_server.url('postgres')}", f"hydra.sweep.dir={tmp_path / 's'}",
+                    check=False)
+    assert proc.returncode != 0 and "carries a password" in proc.stderr and PASSWORD not in proc.stderr
+    assert not (tmp_path / "s" / "0").exists()
