@@ -95,7 +95,8 @@ def start_server() -> tuple[PostgresServer, callable]:
     opts = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories='' -c max_connections=200"
     start = pg("pg_ctl", "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start")
     if start.returncode != 0:
-        raise RuntimeError(f"pg_ctl start failed: {start.stderr[-1000:]} {log.read_text()[-2000:] if log.exists() else ''}")
+        server_log = log.read_text()[-2000:] if log.exists() else ""
+        raise RuntimeError(f"pg_ctl start failed: {start.stderr[-1000:]} {server_log}")
 
     def stop() -> None:
         pg("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")

@@ -153,8 +153,8 @@ class SgenOptunaSweeperImpl(Sweeper):
         study = _create_or_load(self.study_name, self.storage_url, self.directions)
         stored = [d.name.lower() for d in study.directions]
         if stored != self.directions:
-            raise ValueError(f"study {self.study_name!r} in {redact_url(self.storage_url)} has directions {stored}, but "
-                             f"hydra.sweeper.direction is {self.directions}; use another study_name or storage")
+            raise ValueError(f"study {self.study_name!r} in {redact_url(self.storage_url)} has directions {stored}, "
+                             f"but hydra.sweeper.direction is {self.directions}; use another study_name or storage")
         if metric_names and study.metric_names is None:
             with warnings.catch_warnings():  # set_metric_names is marked experimental; it only labels the values
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

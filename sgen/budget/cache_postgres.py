@@ -118,7 +118,8 @@ class PostgresQueryCache(QueryStore):
         except psycopg.OperationalError as exc:
             reason = " ".join(str(exc).split())
             raise ValueError(f"cannot reach the query cache at {self.describe()}: {reason}; check cache.url / "
-                             "SGEN_CACHE_URL, that the server runs, and the password (PGPASSWORD or ~/.pgpass)") from None
+                             "SGEN_CACHE_URL, that the server runs, and the password (PGPASSWORD or ~/.pgpass)"
+                             ) from None
         if self.read_only:
             self._tables = bool(conn.execute("SELECT to_regclass('queries') IS NOT NULL").fetchone()[0])
             return conn
@@ -177,8 +178,9 @@ class PostgresQueryCache(QueryStore):
     def _delete_claims(self, keys: list[str], mine_only: bool = False) -> None:
         if keys:
             mine = " AND c.owner = %s" if mine_only else ""
-            self._connect().execute(f"DELETE FROM claims c USING unnest(%s::text[]) AS u(key) WHERE c.key = u.key{mine}",
-                                    (keys, self._owner) if mine_only else (keys,))
+            self._connect().execute(
+                f"DELETE FROM claims c USING unnest(%s::text[]) AS u(key) WHERE c.key = u.key{mine}",
+                (keys, self._owner) if mine_only else (keys,))
 
     def get_many(self, keys):
         if not self._tables:  # read-only view of a database no run has written yet

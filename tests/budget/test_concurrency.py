@@ -12,13 +12,19 @@ from tests.budget.helpers import ask_in_process, open_cache
 from tests.conftest import REPO, TINY, read_jsonl, read_metrics
 
 
-@pytest.mark.parametrize("hosts", [(None, None), ("node-a", "node-b")], ids=["one_host", "two_hosts"])
-def test_two_processes_share_one_cache_and_pay_each_query_once(store, hosts):
-    """On SQLite, two jobs of one machine; on PostgreSQL also two 'hosts' (distinct host names in their claims, so
-    neither can check the other's pid: only leases and commits coordinate them, as across cluster nodes)."""
-    spec = store()
-    if hosts[0] and "url" not in spec:
-        pytest.skip("SQLite is one machine's store")
+def test_two_processes_share_one_cache_and_pay_each_query_once(store):
+    """Two jobs of one machine, on either store."""
+    two_jobs_pay_each_query_once(store(), hosts=(None, None))
+
+
+@pytest.mark.postgres
+def test_two_hosts_share_one_postgres_cache_and_pay_each_query_once(postgres_server):
+    """Two 'hosts' (distinct host names in their claims, so neither can check the other's pid: only leases and
+    commits coordinate them, as across cluster nodes). PostgreSQL only: SQLite is one machine's store."""
+    two_jobs_pay_each_query_once({"url": postgres_server.create_database()}, hosts=("node-a", "node-b"))
+
+
+def two_jobs_pay_each_query_once(spec: dict, hosts: tuple) -> None:
     n = 48
     ctx = multiprocessing.get_context("spawn")
     # spawn: each job is a fresh interpreter with its own connection and pid, as in a real sweep.
