@@ -15,10 +15,16 @@ MASK = "***"
 _URL_WITH_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:)(?P<password>.*)(?P<tail>@[^@]*)$")
 
 
+# libpq also takes the password as a query parameter: postgresql://user@host/db?password=secret
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&#]*)")
+
+
 def url_password(url: str) -> str | None:
-    """The password a URL carries, if any."""
+    """The password a URL carries (in its user info or as ?password=), if any."""
     try:
-        return urlsplit(url).password
+        parts = urlsplit(url)
+        in_query = _QUERY_PASSWORD.search(f"?{parts.query}") if parts.query else None
+        return parts.password or (in_query.group("password") if in_query else None) or None
     except ValueError:
         return None
 
@@ -27,6 +33,7 @@ def redact_url(url: str) -> str:
     """The URL with its password replaced by ***; any other string unchanged."""
     if not isinstance(url, str) or "://" not in url:
         return url
+    url = _QUERY_PASSWORD.sub(lambda m: m.group("head") + (MASK if m.group("password") else ""), url)
     match = _URL_WITH_PASSWORD.match(url)
     if match is None or not match.group("password"):
         return url
