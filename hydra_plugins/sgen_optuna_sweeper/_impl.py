@@ -8,6 +8,7 @@ import socket
 import time
 import warnings
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ DIRECTIONS = ("maximize", "minimize")
 SAMPLERS = ("tpe", "random", "nsga2")
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 ORPHANED = "orphaned"
+UNSIGNED_GRACE_S = 60.0
 
 
 def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
@@ -61,11 +63,15 @@ def _this_process() -> str:
     return f"{socket.gethostname()}:{pid}:{process_start(pid)}"
 
 
-def _owner_alive(owner: str) -> bool:
+def _owner_alive(trial: FrozenTrial) -> bool:
     """Whether the sweeper process that asked a trial still runs. Another host's process cannot be checked: it
     counts as alive (its RUNNING trials stay counted until that sweeper tells them)."""
+    owner = str(trial.user_attrs.get("sweeper", ""))
     if not owner:
-        return False  # asked before sweepers signed their trials: nobody will tell it
+        # A sweeper signs a trial right after asking for it: unsigned and recent is that moment (another sweeper
+        # must not fail it then); unsigned and older was asked before sweepers signed their trials.
+        started = trial.datetime_start or datetime.now()
+        return (datetime.now() - started).total_seconds() < UNSIGNED_GRACE_S
     host, _, rest = owner.partition(":")
     pid, _, start = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit():
@@ -133,7 +139,7 @@ class SgenOptunaSweeperImpl(Sweeper):
         the storage)."""
         def taken(t: FrozenTrial) -> bool:
             if t.state == TrialState.RUNNING:
-                return _owner_alive(str(t.user_attrs.get("sweeper", "")))
+                return _owner_alive(t)
             return t.state in FINISHED and not str(t.user_attrs.get("fail_reason", "")).startswith(ORPHANED)
 
         return sum(taken(t) for t in study.get_trials(deepcopy=False))
@@ -143,7 +149,7 @@ class SgenOptunaSweeperImpl(Sweeper):
         """A sweeper killed mid-batch leaves RUNNING trials nobody will tell: fail them and run others instead (a
         trial its sweeper never finished does not use up n_trials)."""
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if not _owner_alive(str(t.user_attrs.get("sweeper", ""))):
+            if not _owner_alive(t):
                 Trial(study, t._trial_id).set_user_attr("fail_reason", f"{ORPHANED}: its sweeper is gone")
                 study.tell(t.number, state=TrialState.FAIL)
                 log.warning("trial %d was left running by a sweeper that is gone: marked failed", t.number)

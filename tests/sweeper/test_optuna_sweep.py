@@ -133,6 +133,21 @@ def test_trials_left_running_by_a_dead_sweeper_are_failed_and_rerun(tmp_path):
     assert all(t.user_attrs["sweeper"].startswith(f"{socket.gethostname()}:") for t in trials)
 
 
+def test_a_trial_just_asked_by_another_sweeper_is_not_an_orphan(tmp_path):
+    """Between asking for a trial and signing it, another sweeper sharing the study sees it unsigned: it must not
+    fail it then (seen in the two-sweeper PostgreSQL test); unsigned for longer than the grace, it is an orphan."""
+    import datetime as dt
+
+    from hydra_plugins.sgen_optuna_sweeper._impl import UNSIGNED_GRACE_S, _owner_alive
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}")
+    study.ask()
+    trial = study.get_trials()[0]
+    assert _owner_alive(trial)
+    trial.datetime_start = dt.datetime.now() - dt.timedelta(seconds=UNSIGNED_GRACE_S + 1)
+    assert not _owner_alive(trial)
+
+
 def test_failed_trial_is_recorded_as_fail_and_the_study_goes_on(tmp_path):
     out = tmp_path / "sweep"
     out.mkdir()
