@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 KEY_VERSION = "sgen-query-v1"  # bump when the key's meaning changes, so old entries are never misread
 # Bump when the tables change; a store written by a newer sgen is refused rather than misread.
 SCHEMA_VERSION = 1
-_IN_CHUNK = 500  # keys per `IN (...)`: under SQLite's bound-parameter limit, short statements for PostgreSQL
+_IN_CHUNK = 500  # keys per `IN (...)`: under SQLite's bound-parameter limit (PostgreSQL sends one array instead)
 
 
 def query_key(model_id: str, params: GenerationParams, prompt: Messages, sample_index: int) -> str:
@@ -85,8 +85,6 @@ class QueryStore:
     The logic (claims, leases, takeover, waiting) lives here once; a store supplies a connection per process, an
     exclusive transaction for claims, its clock and its SQL placeholder. Statements are written with `?`."""
 
-    kind = "abstract"
-
     def __init__(self, lease_seconds: float = 600.0, poll_seconds: float = 0.05, host: str | None = None) -> None:
         if lease_seconds <= 0:
             raise ValueError(f"cache.lease_seconds must be > 0, got {lease_seconds}")
@@ -103,9 +101,6 @@ class QueryStore:
     def _open(self) -> Any:
         raise NotImplementedError
 
-    def _close_connection(self, conn: Any) -> None:
-        conn.close()
-
     @contextmanager
     def _transaction(self, conn: Any, exclusive: bool = False) -> Iterator[None]:
         raise NotImplementedError
@@ -116,6 +111,10 @@ class QueryStore:
 
     def _sql(self, statement: str) -> str:
         return statement
+
+    def _text(self, stored: Any) -> str:
+        """An answer's text as the store returns it."""
+        return stored
 
     def describe(self) -> str:
         """Where the store is, safe to log (no password)."""
@@ -174,7 +173,7 @@ class QueryStore:
             try:
                 with self._transaction(conn):
                     self._execute("DELETE FROM claims WHERE owner = ?", (self._owner,))
-                self._close_connection(conn)
+                conn.close()
             except Exception as exc:  # sqlite3.Error, psycopg.Error: the stores share no base class
                 log.warning("query cache %s: could not release this job's claims on close (%s); they expire "
                             "with their lease", self.describe(), " ".join(str(exc).split()))
@@ -198,7 +197,7 @@ class QueryStore:
     def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
         keys = list(dict.fromkeys(keys))
         rows = self._rows_in("key, text, prompt_tokens, completion_tokens", "queries", keys)
-        return {k: Completion(text, pt, ct) for k, text, pt, ct in rows}
+        return {k: Completion(self._text(text), pt, ct) for k, text, pt, ct in rows}
 
     def put_many(self, model_id: str, values: dict[str, Completion]) -> dict[str, Completion]:
         """Commit generated answers and release their claims in one transaction. Returns the stored values: if a
@@ -299,8 +298,6 @@ CREATE TABLE IF NOT EXISTS sgen_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL
 class QueryCache(QueryStore):
     """The query cache in one SQLite file (WAL), for the processes of one machine."""
 
-    kind = "sqlite"
-
     def __init__(self, path: Path | str, lease_seconds: float = 600.0, poll_seconds: float = 0.05,
                  busy_timeout_ms: int = 60_000, host: str | None = None) -> None:
         super().__init__(lease_seconds, poll_seconds, host)
@@ -340,6 +337,11 @@ class QueryCache(QueryStore):
         conn.execute("COMMIT")
 
 
+def sqlite_path(cfg, default_dir: Path) -> Path:
+    """The SQLite cache file a `cache:` config names: cache.path, else queries.sqlite in the sgen cache folder."""
+    return Path(cfg.get("path") or default_dir / "queries.sqlite").expanduser()
+
+
 def open_query_cache(cfg, default_dir: Path) -> QueryStore | None:
     """The cache a run uses, from its `cache:` config block; None when caching is switched off."""
     if cfg is None or not cfg.get("enabled", True):
@@ -351,6 +353,6 @@ def open_query_cache(cfg, default_dir: Path) -> QueryStore | None:
 
         cache: QueryStore = PostgresQueryCache(str(url), lease_seconds=lease)
     else:
-        cache = QueryCache(Path(cfg.get("path") or default_dir / "queries.sqlite").expanduser(), lease_seconds=lease)
+        cache = QueryCache(sqlite_path(cfg, default_dir), lease_seconds=lease)
     log.info("teacher query cache %s (%d answers stored)", cache.describe(), cache.count())
     return cache

@@ -83,8 +83,6 @@ def _psycopg():
 class PostgresQueryCache(QueryStore):
     """The query cache on a PostgreSQL server, shared by every job of a sweep on every node."""
 
-    kind = "postgresql"
-
     def __init__(self, url: str, lease_seconds: float = 600.0, poll_seconds: float = 0.05,
                  connect_timeout_s: int = 10, read_only: bool = False, host: str | None = None) -> None:
         super().__init__(lease_seconds, poll_seconds, host)
@@ -133,6 +131,9 @@ class PostgresQueryCache(QueryStore):
             found = conn.execute("SELECT value FROM sgen_meta WHERE name = 'schema_version'").fetchone()[0]
         self._check_schema_version(int(found))
         return conn
+
+    def _text(self, stored: Any) -> str:
+        return _decode(stored)
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s")
@@ -185,8 +186,7 @@ class PostgresQueryCache(QueryStore):
     def get_many(self, keys):
         if not self._tables:  # read-only view of a database no run has written yet
             return {}
-        rows = self._rows_in("key, text, prompt_tokens, completion_tokens", "queries", list(dict.fromkeys(keys)))
-        return {k: Completion(_decode(text), pt, ct) for k, text, pt, ct in rows}
+        return super().get_many(keys)
 
     def count(self) -> int:
         return super().count() if self._tables else 0

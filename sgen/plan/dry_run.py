@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from sgen.assets import cache_root
 from sgen.budget import QueryLedger
+from sgen.budget.cache import sqlite_path
 from sgen.devices import resolve_device
 from sgen.models import ModelSource, converted_path
 from sgen.plan.cache_view import PlannedCache, StoredAnswers, stored_answers
@@ -130,7 +131,7 @@ class PlanState:
         if cache_cfg is None or not cache_cfg.get("enabled", True):
             return None
         url = cache_cfg.get("url")
-        where = str(url) if url else str(Path(cache_cfg.get("path") or cache_root() / "queries.sqlite").expanduser())
+        where = str(url) if url else str(sqlite_path(cache_cfg, cache_root()))
         if where not in self._caches:
             self._caches[where] = PlannedCache(stored_answers(url) if url else StoredAnswers(Path(where)))
         return self._caches[where]
