@@ -124,3 +124,23 @@ def test_prefix_plan_shares_branching_points_and_keeps_the_last_token_per_row():
     question = list(range(1, 30))
     assert plan_prefixes([system + question] * 3 + [system + [9]]) == [68, 68, 68, 40]
     assert plan_prefixes([[1, 2, 3]] * 3, min_tokens=1, min_saving=1) == [2, 2, 2]
+
+
+def test_engine_attends_over_grouped_heads_on_a_cpu_and_gives_the_model_back_unchanged(monkeypatch):
+    from sgen.teachers.engine.attention import engine_attention
+
+    teacher = tiny_teacher(arch="llama")  # 4 query heads over 2 key/value heads
+    real = torch.nn.functional.scaled_dot_product_attention
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append((args[0].shape[1], args[1].shape[1], kwargs.get("enable_gqa", False)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    teacher.generate(PROMPTS[:3], GenerationParams(max_new_tokens=4))
+    assert calls and all(c == (4, 2, True) for c in calls)  # no key/value head copied per query head
+    assert teacher.model.config._attn_implementation == "sdpa"
+    with pytest.raises(RuntimeError), engine_attention(teacher.model):
+        raise RuntimeError("a forward failed")
+    assert teacher.model.config._attn_implementation == "sdpa"

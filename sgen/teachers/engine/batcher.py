@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from sgen.teachers.engine.attention import engine_attention
 from sgen.teachers.engine.masks import causal_block, model_mask
 from sgen.teachers.engine.prefix_store import PrefixStore
 from sgen.teachers.engine.prefixes import prefix_chains
@@ -90,16 +91,17 @@ class ContinuousBatcher:
         columns = max(len(p) for p in prompts) + max_new_tokens
         rows = min(self.max_batch, len(requests), max(1, int(self.kv_cache_bytes // (columns * self.token_bytes))))
         run = _Run(self, rows, columns, max_new_tokens, settings)
-        while queue or run.rows:
-            free = run.capacity - len(run.rows)
-            if queue and free and (not run.rows or free >= max(1, int(self.admit_fraction * run.capacity))
-                                   or len(queue) <= free):
-                run.admit([queue.popleft() for _ in range(min(free, len(queue)))])
-            else:
-                run.decode()
-            for request in run.finish():
-                if on_finish is not None:
-                    on_finish(request.index, request.out)
+        with engine_attention(self.model):
+            while queue or run.rows:
+                free = run.capacity - len(run.rows)
+                if queue and free and (not run.rows or free >= max(1, int(self.admit_fraction * run.capacity))
+                                       or len(queue) <= free):
+                    run.admit([queue.popleft() for _ in range(min(free, len(queue)))])
+                else:
+                    run.decode()
+                for request in run.finish():
+                    if on_finish is not None:
+                        on_finish(request.index, request.out)
         return [r.out for r in requests]
 
 

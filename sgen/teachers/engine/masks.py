@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from sgen.teachers.engine.attention import NAME as ENGINE_SDPA
+
 
 def causal_block(q_len: int, kv_len: int, offset: int, device: torch.device) -> torch.Tensor:
     """[q_len, kv_len] booleans: query i (at column offset + i) sees keys 0 .. offset + i."""
@@ -12,7 +14,7 @@ def causal_block(q_len: int, kv_len: int, offset: int, device: torch.device) -> 
 def model_mask(allowed: torch.Tensor, model) -> torch.Tensor:
     """A [batch, 1, q, kv] boolean mask in the form the model's attention takes: booleans for SDPA, an additive
     float mask (0 or the dtype's minimum) for eager attention."""
-    if model.config._attn_implementation == "sdpa":
+    if model.config._attn_implementation in ("sdpa", ENGINE_SDPA):
         return allowed
     dtype = next(model.parameters()).dtype
     return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed,

@@ -30,12 +30,13 @@ class SamplingSettings:
 def next_tokens(logits: torch.Tensor, settings: SamplingSettings,
                 generators: Sequence[torch.Generator | None]) -> torch.Tensor:
     """One token per row of `logits` ([rows, vocab]); greedy rows take the first maximum, as argmax does."""
-    logits = logits.float()
     if settings.greedy:
-        return logits.argmax(dim=-1)
+        return logits.argmax(dim=-1)  # bf16 to fp32 is exact: the same first maximum
     k = min(settings.top_k, logits.shape[-1]) if settings.top_k and settings.top_k > 0 else logits.shape[-1]
-    values, index = torch.topk(logits / settings.temperature, k, dim=-1)  # sorted, largest first
-    probs = torch.softmax(values, dim=-1)
+    # Top-k in the logits' own dtype, then temperature on the k kept: dividing by T > 0 keeps the order, and
+    # converting 49k bf16 logits per row to fp32 first cost as much as the top-k itself.
+    values, index = torch.topk(logits, k, dim=-1)  # sorted, largest first
+    probs = torch.softmax(values.float() / settings.temperature, dim=-1)
     if settings.top_p < 1.0:
         # Keep the smallest head whose mass reaches top_p: a token stays while the mass before it is below top_p.
         before = torch.cumsum(probs, dim=-1) - probs

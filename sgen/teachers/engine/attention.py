@@ -1,0 +1,52 @@
+"""The attention the engine runs on a CPU: SDPA over grouped key/value heads, without copying them per query head.
+
+transformers' SDPA path turns grouped-query attention (SmolLM2: 9 query heads over 3 key/value heads) into plain
+attention whenever a mask is given, which the engine always gives: it repeats every key and value head for its
+query heads during a prefill, and packs the query heads of a decode step into a 3-token query. torch's CPU kernel
+takes the groups as they are (`enable_gqa=True`) and the mask with them; on this 2-core machine that cuts the
+engine's attention time by about a third (BENCHMARKS.md, teacher throughput). GPUs keep transformers' path: their
+fused kernels fall back to the math kernel for a masked GQA call.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+NAME = "sgen_cpu_gqa_sdpa"
+
+
+def cpu_gqa_sdpa(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                 attention_mask: torch.Tensor | None, dropout: float = 0.0, scaling: float | None = None,
+                 **kwargs) -> tuple[torch.Tensor, None]:
+    """transformers' attention signature: [batch, heads, q, dim] in, [batch, q, heads, dim] out."""
+    if getattr(module, "num_key_value_groups", 1) == 1 or query.device.type != "cpu" or kwargs.get("softcap"):
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      **kwargs)
+    out = torch.nn.functional.scaled_dot_product_attention(
+        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling,
+        is_causal=attention_mask is None and query.shape[2] > 1, enable_gqa=True)
+    return out.transpose(1, 2).contiguous(), None
+
+
+AttentionInterface.register(NAME, cpu_gqa_sdpa)
+ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, sdpa_mask)  # masks as SDPA takes them, should a forward build one
+
+
+@contextmanager
+def engine_attention(model) -> Iterator[None]:
+    """Run the model's SDPA attention as `cpu_gqa_sdpa` inside the block (CPU only), and restore it after."""
+    config = model.config
+    before = config._attn_implementation
+    swap = before == "sdpa" and next(model.parameters()).device.type == "cpu"
+    if swap:
+        config._attn_implementation = NAME
+    try:
+        yield
+    finally:
+        if swap:
+            config._attn_implementation = before
