@@ -18,7 +18,7 @@ import random
 import time
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,8 +156,10 @@ class OpenAITeacher(Teacher):
     def generate(self, prompts: Sequence[Messages], params: GenerationParams,
                  seeds: Sequence[int] | None = None, on_result: ResultHook | None = None) -> list[Completion]:
         """Each answer is reported through `on_result` (on the calling thread) the moment its request completes, so
-        the query cache commits it then: a kill mid-call loses only the requests still in flight. Answers that
-        arrived before a failure also ride on the error (`with_partial`)."""
+        the query cache commits it then, and its connection slot stays taken until `on_result` returns: a kill
+        mid-call loses at most `concurrency` answers (requests in flight, or answered and not yet committed; before,
+        answers waiting for a busy calling thread freed their slots and more piled up). Answers that arrived before
+        a failure also ride on the error (`with_partial`)."""
         if not prompts:
             return []
         seeds = default_seeds(prompts, seeds)
@@ -168,8 +170,16 @@ class OpenAITeacher(Teacher):
             completions = self._runner.run(self._generate_all(list(prompts), params, seeds))
         else:
             arrived: queue.SimpleQueue = queue.SimpleQueue()
-            completions = self._runner.run(self._generate_all(list(prompts), params, seeds, arrived), arrived,
-                                           lambda event: on_result(*event))
+            loop = self._runner.loop
+
+            def report(event: tuple[int, Completion, asyncio.Future]) -> None:
+                i, completion, committed = event
+                try:
+                    on_result(i, completion)
+                finally:
+                    loop.call_soon_threadsafe(_settle, committed)
+
+            completions = self._runner.run(self._generate_all(list(prompts), params, seeds, arrived), arrived, report)
         if self.stats.retries > before:
             log.info("%d queries done after %d retries (so far by reason: %s)", len(prompts),
                      self.stats.retries - before, dict(self.stats.failures))
@@ -180,10 +190,13 @@ class OpenAITeacher(Teacher):
         # The request's seed: servers that honour it (vLLM, llama.cpp, OpenAI best-effort) give each query its own
         # reproducible sample, whatever else is in flight.
         async def one(i: int, prompt: Messages, seed: int) -> Completion:
-            completion = await self._complete(prompt, params, seed)
-            if arrived is not None:
-                arrived.put((i, completion))
-            return completion
+            async def hand_over(completion: Completion) -> None:
+                if arrived is not None:
+                    committed = asyncio.get_running_loop().create_future()
+                    arrived.put((i, completion, committed))
+                    await committed
+
+            return await self._complete(prompt, params, seed, hand_over)
 
         tasks = [asyncio.ensure_future(one(i, p, s)) for i, (p, s) in enumerate(zip(prompts, seeds, strict=True))]
         try:
@@ -199,7 +212,8 @@ class OpenAITeacher(Teacher):
             raise with_partial(errors[0], [None if isinstance(r, BaseException) else r for r in results])
         return list(results)
 
-    async def _complete(self, prompt: Messages, params: GenerationParams, seed: int) -> Completion:
+    async def _complete(self, prompt: Messages, params: GenerationParams, seed: int,
+                        hand_over: Callable[[Completion], Awaitable[None]]) -> Completion:
         body = self.request_body(prompt, params, seed)
         estimate = estimate_tokens(prompt, params.max_new_tokens)
         reason = "no attempt"
@@ -213,6 +227,7 @@ class OpenAITeacher(Teacher):
                     reason, retry_after = exc.reason, exc.retry_after
                 else:
                     self._book(completion, estimate, time.perf_counter() - t0)
+                    await hand_over(completion)  # still holding the slot: see generate()
                     return completion
             self.stats.failures[reason.split(":")[0]] += 1
             if attempt == self.retry.max_retries:
@@ -298,6 +313,12 @@ def _read_key(env_name: str | None) -> str | None:
         raise ValueError(f"teacher.backend.api_key_env={env_name!r}, but ${env_name} is not set: export the key in "
                          f"that variable, or set teacher.backend.api_key_env=null for a server without a key")
     return key
+
+
+def _settle(committed: asyncio.Future) -> None:
+    """Free a request's slot once the calling thread has handled its answer (or failed to: the call is ending)."""
+    if not committed.done():
+        committed.set_result(None)
 
 
 async def _close_client(client) -> None:

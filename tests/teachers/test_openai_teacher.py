@@ -350,3 +350,21 @@ def test_each_answer_is_committed_as_its_request_completes(tmp_path, key):
     assert [n for _, n, _ in commits] == [1] * 6  # one commit per answer ...
     assert [stored for _, _, stored in commits] == list(range(6))  # ... each stored before the next arrives
     assert {thread for thread, _, _ in commits} == {threading.get_ident()}
+
+
+def test_a_request_slot_stays_taken_until_its_answer_is_committed(key):
+    """A kill loses at most `concurrency` paid answers: while the caller is still committing one answer (a slow
+    on_result here), no more than `concurrency` answers are ever paid and not yet committed."""
+    concurrency, committed, worst = 3, [], [0]
+    with FaultServer(api_key=KEY) as server:
+        teacher = teacher_for(server, concurrency=concurrency, **FAST_RETRIES)
+
+        def on_result(i, completion):
+            worst[0] = max(worst[0], server.stats.ok - len(committed))
+            time.sleep(0.05)  # a slow commit (a busy disk, a loaded machine)
+            committed.append(i)
+
+        out = teacher.generate(prompts(24), LABEL, on_result=on_result)
+        teacher.close()
+    assert sorted(committed) == list(range(24)) and all(c.text for c in out)
+    assert server.stats.ok == 24 and 1 <= worst[0] <= concurrency
