@@ -24,14 +24,15 @@ NAME = "sgen_cpu_gqa_sdpa"
 def cpu_gqa_sdpa(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                  attention_mask: torch.Tensor | None, dropout: float = 0.0, scaling: float | None = None,
                  **kwargs) -> tuple[torch.Tensor, None]:
-    """transformers' attention signature: [batch, heads, q, dim] in, [batch, q, heads, dim] out."""
-    if (getattr(module, "num_key_value_groups", 1) == 1 or query.device.type != "cpu" or query.shape[2] == 1
+    """transformers' attention signature: [batch, heads, q, dim] in, [batch, q, heads, dim] out. Only a masked
+    multi-token query over grouped heads (a prefill) takes the grouped kernel; the rest is transformers' own path
+    (engine_attention swaps this in on a CPU only)."""
+    if (getattr(module, "num_key_value_groups", 1) == 1 or attention_mask is None or query.shape[2] == 1
             or kwargs.get("softcap")):
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
     out = torch.nn.functional.scaled_dot_product_attention(
-        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling,
-        is_causal=attention_mask is None and query.shape[2] > 1, enable_gqa=True)
+        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling, enable_gqa=True)
     return out.transpose(1, 2).contiguous(), None
 
 
