@@ -1,7 +1,8 @@
 """Teacher throughput on real workloads: the static batched loop against continuous batching (with and without
 shared-prefix reuse), side by side in one run, each configuration in its own subprocess (its own peak memory).
 
-Workloads (the bundled SmolLM2-135M-Instruct in bf16, each with the generation settings a run uses):
+Workloads (the bundled SmolLM2-135M-Instruct in the dtype a run resolves: bf16 on a CPU with native bf16, fp32 on
+others; `--dtype` to force one), each with the generation settings a run uses:
 - rewrites: tweet rephrase prompts, sampled (T 0.8, top-p 0.95, max_new_tokens 48), as strategy=rephrase asks;
 - gsm8k: chain-of-thought answers, 4 samples per question (answer augmentation), 4-shot prompts, sampled
   (T 0.7, top-p 0.95, max_new_tokens 256), as task=gsm8k strategy=new_answer asks;
@@ -9,7 +10,7 @@ Workloads (the bundled SmolLM2-135M-Instruct in bf16, each with the generation s
 Prompts come from the strategies' own builders with the tasks' default few-shot blocks (few_shot_sets: 8).
 The compute ceiling is measured in the same run: a static batch of 64 rewrites, every row forced to 32 new tokens.
 
-    python -m bench.bench_teacher [--rewrites 256] [--gsm8k 64] [--labels 256]
+    python -m bench.bench_teacher [--rewrites 256] [--gsm8k 64] [--labels 256] [--dtype auto]
 """
 from __future__ import annotations
 
@@ -73,15 +74,15 @@ def workload(name: str, n: int):
     return prompts, params, seeds
 
 
-def teacher(**settings):
+def teacher(dtype: str, **settings):
     from sgen.teachers.hf import HFTeacher
 
-    t = HFTeacher(*SMOLLM2, dtype="bfloat16", device="cpu", **settings)
+    t = HFTeacher(*SMOLLM2, dtype=dtype, device="cpu", **settings)
     t.load()
     return t
 
 
-def one(config: str, name: str, n: int) -> dict:
+def one(config: str, name: str, n: int, dtype: str) -> dict:
     import torch
 
     from sgen.records import GenerationParams
@@ -89,7 +90,7 @@ def one(config: str, name: str, n: int) -> dict:
     torch.set_num_threads(2)
     prompts, params, seeds = workload(name, n)
     if config == "ceiling":
-        t = teacher(engine="static", batch_size=64)
+        t = teacher(dtype, engine="static", batch_size=64)
         model, tok = t.model, t.tokenizer
         ids = [tok(t.render(p), add_special_tokens=False)["input_ids"] for p in prompts[:64]]
         enc = tok.pad({"input_ids": ids}, return_tensors="pt")
@@ -100,8 +101,8 @@ def one(config: str, name: str, n: int) -> dict:
         params_count = sum(p.numel() for p in model.parameters())
         flops = 2 * params_count * len(ids) * (enc["input_ids"].shape[1] + 32)
         return {"config": config, "workload": name, "gflops": flops / seconds / 1e9, "params": params_count,
-                "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
-    t = teacher(**ENGINES[config])
+                "seconds": seconds, "peak_rss_mb": peak_rss_mb(), "dtype": str(t.dtype).removeprefix("torch.")}
+    t = teacher(dtype, **ENGINES[config])
     t.generate(prompts[:2], GenerationParams(4, params.temperature, params.top_p))  # warm-up
     t0 = time.perf_counter()
     out = t.generate(prompts, params, seeds)
@@ -114,8 +115,8 @@ def one(config: str, name: str, n: int) -> dict:
             "texts": [c.text for c in out], "peak_rss_mb": peak_rss_mb()}
 
 
-def run_one(config: str, name: str, n: int) -> dict:
-    cmd = [sys.executable, "-m", "bench.bench_teacher", "--one", config, name, str(n)]
+def run_one(config: str, name: str, n: int, dtype: str) -> dict:
+    cmd = [sys.executable, "-m", "bench.bench_teacher", "--one", config, name, str(n), "--dtype", dtype]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     return json.loads(out)
 
@@ -126,18 +127,20 @@ def main() -> None:
     ap.add_argument("--gsm8k", type=int, default=64)
     ap.add_argument("--labels", type=int, default=256)
     ap.add_argument("--configs", default=",".join(ENGINES))
+    ap.add_argument("--dtype", default="auto", help="the teacher's dtype: auto (what a run resolves), float32, "
+                    "bfloat16")
     ap.add_argument("--one", nargs=3, metavar=("CONFIG", "WORKLOAD", "N"))
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one[0], args.one[1], int(args.one[2]))))
+        print(json.dumps(one(args.one[0], args.one[1], int(args.one[2]), args.dtype)))
         return
-    ceiling = run_one("ceiling", "rewrites", 64)
+    ceiling = run_one("ceiling", "rewrites", 64, args.dtype)
     sizes = {"rewrites": args.rewrites, "gsm8k": args.gsm8k, "labels": args.labels}
     rows, notes = [], []
     for name, n in sizes.items():
         if n <= 0:
             continue
-        results = [run_one(config, name, n) for config in args.configs.split(",")]
+        results = [run_one(config, name, n, args.dtype) for config in args.configs.split(",")]
         base = results[0]
         for r in results:
             per_query = (r["prompt_tokens"] + r["completion_tokens"]) / r["queries"]
@@ -155,7 +158,8 @@ def main() -> None:
     body = table(["workload", "engine", "queries", "seconds", "queries/s", "generated tok/s", "x static-32 (tok/s)",
                   "share of ceiling (whole prompts)", "ceiling q/s (shared prefix once)", "peak RSS MB",
                   "texts equal to static-32"], rows)
-    cmd = f"python -m bench.bench_teacher --rewrites {args.rewrites} --gsm8k {args.gsm8k} --labels {args.labels}"
+    cmd = (f"python -m bench.bench_teacher --rewrites {args.rewrites} --gsm8k {args.gsm8k} --labels {args.labels} "
+           f"--dtype {args.dtype}" + ("" if args.configs == ",".join(ENGINES) else f" --configs {args.configs}"))
     notes_text = (
         f"Compute ceiling measured in this run: a static batch of 64 rewrites forced to 32 new tokens sustains "
         f"{ceiling['gflops']:.0f} GFLOP/s (2 x {ceiling['params'] / 1e6:.0f}M parameters per token, padding "
@@ -166,7 +170,7 @@ def main() -> None:
         f"call, the continuous engine one per query (its own texts do not depend on batch or schedule). "
         + "; ".join(notes) + ".")
     path = write_result("teacher_throughput", "Teacher throughput: static vs continuous batching (SmolLM2-135M, "
-                        "bf16, CPU)", cmd, body, notes_text)
+                        f"{ceiling['dtype']}, CPU)", cmd, body, notes_text)
     print(path.read_text())
 
 

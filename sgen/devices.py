@@ -20,10 +20,17 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """'auto' is bf16 where the device runs it natively (recent GPUs, and CPUs), else fp32."""
+    """'auto': bf16 on bf16 GPUs (fp16 on older ones) and on CPUs that compute bf16 in hardware
+    (cpu_has_native_bf16), fp32 on other CPUs, bf16 on other devices. A CPU without it emulates bf16: on an
+    AVX2-only AMD Zen 3 (2 threads) a bf16 linear layer ran at 18 GFLOP/s against fp32's 130-150."""
     if dtype == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "cpu":
+            native = cpu_has_native_bf16()
+            _announce("dtype", "bfloat16" if native else "float32",
+                      "CPU with native bf16 (AVX512-BF16 / AMX)" if native else "CPU without native bf16")
+            return torch.bfloat16 if native else torch.float32
         return torch.bfloat16
     try:
         return _DTYPES[dtype]
@@ -74,17 +81,17 @@ def lightning_precision(precision: str, accelerator: str = "auto") -> str:
         return precision
     if accelerator in _GPU_ACCELERATORS and torch.cuda.is_available():
         resolved = "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-        _announce(resolved, f"GPU {torch.cuda.get_device_name()}")
+        _announce("precision", resolved, f"GPU {torch.cuda.get_device_name()}")
     elif accelerator in ("auto", "cpu") and cpu_has_native_bf16():
         resolved = "bf16-mixed"
-        _announce(resolved, "CPU with native bf16 (AVX512-BF16 / AMX)")
+        _announce("precision", resolved, "CPU with native bf16 (AVX512-BF16 / AMX)")
     else:
         resolved = "32-true"
-        _announce(resolved, f"accelerator {accelerator}, no native bf16")
+        _announce("precision", resolved, f"accelerator {accelerator}, no native bf16")
     return resolved
 
 
 @lru_cache(maxsize=None)
-def _announce(resolved: str, reason: str) -> None:
-    """Log each automatic choice once per process, not once per student or training run."""
-    log.info("precision auto -> %s (%s)", resolved, reason)
+def _announce(setting: str, resolved: str, reason: str) -> None:
+    """Log each automatic choice once per process, not once per student, teacher or training run."""
+    log.info("%s auto -> %s (%s)", setting, resolved, reason)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from sgen import devices
-from sgen.devices import lightning_precision
+from sgen.devices import lightning_precision, resolve_dtype
 from sgen.students.generative import GenerativeStudent
 from sgen.students.trainer import ClassifierStudent
 from sgen.teachers.finetune import TeacherFinetune, adapter_key
@@ -65,6 +65,27 @@ def test_auto_on_gpus_is_unchanged(fake_gpu, fake_cpu):
     fake_gpu(bf16=False)
     assert lightning_precision("auto") == lightning_precision("auto", "cuda") == "16-mixed"
     assert lightning_precision("auto", "cpu") == "32-true"  # accelerator=cpu on a GPU node trains on the CPU
+
+
+@pytest.mark.parametrize("flags,expected", [({"avx512f", "avx512_bf16"}, torch.bfloat16),
+                                            ({"amx_bf16"}, torch.bfloat16), ({"avx2", "fma"}, torch.float32)])
+def test_teacher_dtype_auto_on_a_cpu_is_bf16_only_where_the_cpu_computes_it(fake_cpu, flags, expected):
+    fake_cpu(flags)
+    assert resolve_dtype("auto", torch.device("cpu")) == expected
+    assert resolve_dtype("bfloat16", torch.device("cpu")) == torch.bfloat16  # an explicit choice always wins
+    assert resolve_dtype("fp32", torch.device("cpu")) == torch.float32
+
+
+def test_teacher_dtype_auto_on_gpus(fake_gpu):
+    fake_gpu(bf16=True)
+    assert resolve_dtype("auto", torch.device("cuda")) == torch.bfloat16
+    fake_gpu(bf16=False)
+    assert resolve_dtype("auto", torch.device("cuda")) == torch.float16
+
+
+def test_an_unknown_dtype_names_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown dtype 'bf17'.*valid: auto"):
+        resolve_dtype("bf17", torch.device("cpu"))
 
 
 @pytest.mark.parametrize("value", EXPLICIT)
