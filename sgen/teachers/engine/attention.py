@@ -25,9 +25,9 @@ NAME = "sgen_cpu_gqa_sdpa"
 def cpu_gqa_sdpa(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                  attention_mask: torch.Tensor | None, dropout: float = 0.0, scaling: float | None = None,
                  **kwargs) -> tuple[torch.Tensor, None]:
-    """transformers' attention signature: [batch, heads, q, dim] in, [batch, q, heads, dim] out. Only a masked
-    multi-token query over grouped heads (a prefill) takes the grouped kernel; the rest is transformers' own path
-    (engine_attention swaps this in on a CPU only)."""
+    """transformers' attention signature: [batch, heads, q, dim] in, [batch, q, heads, dim] out. A masked query over
+    grouped heads takes the grouped paths (one token: `_decode_attention`; more: SDPA with enable_gqa); the rest is
+    transformers' own path (engine_attention swaps this in on a CPU only)."""
     groups = getattr(module, "num_key_value_groups", 1)
     if attention_mask is None or groups == 1 or kwargs.get("softcap") or dropout:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
