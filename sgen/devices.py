@@ -29,7 +29,7 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
         if device.type == "cpu":
             native = cpu_has_native_bf16()
             _announce("dtype", "bfloat16" if native else "float32",
-                      "CPU with native bf16 (AVX512-BF16 / AMX)" if native else "CPU without native bf16")
+                      _NATIVE_BF16_CPU if native else "CPU without native bf16")
             return torch.bfloat16 if native else torch.float32
         return torch.bfloat16
     try:
@@ -42,6 +42,7 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 # Without them bf16 is emulated and slower than fp32.
 _NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 _GPU_ACCELERATORS = ("auto", "gpu", "cuda")
+_NATIVE_BF16_CPU = "CPU with native bf16 (AVX512-BF16 / AMX)"
 
 
 @lru_cache(maxsize=4)
@@ -84,7 +85,7 @@ def lightning_precision(precision: str, accelerator: str = "auto") -> str:
         _announce("precision", resolved, f"GPU {torch.cuda.get_device_name()}")
     elif accelerator in ("auto", "cpu") and cpu_has_native_bf16():
         resolved = "bf16-mixed"
-        _announce("precision", resolved, "CPU with native bf16 (AVX512-BF16 / AMX)")
+        _announce("precision", resolved, _NATIVE_BF16_CPU)
     else:
         resolved = "32-true"
         _announce("precision", resolved, f"accelerator {accelerator}, no native bf16")

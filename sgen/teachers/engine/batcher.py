@@ -146,7 +146,7 @@ class _Run:
     def _bounded_padding(self, group: list[Request]) -> list[list[Request]]:
         """Split a prefix group (sorted by suffix length, as the queue is) into runs that each prefill with little
         padding: the suffixes of a group are padded to its longest, and tweets of 10 and 60 tokens in one forward
-        made 40% of the rewrites' prefill compute padding."""
+        made 31% of the rewrites' prefill compute padding (13,474 tokens computed for 9,259 real)."""
         parts: list[list[Request]] = [[]]
         real = longest = 0
         for r in group:
