@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
+from sgen.students.fast_dropout import use_fast_dropout
 from sgen.students.optim import adamw
 
 
@@ -17,12 +18,14 @@ def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tenso
 
 class EncoderClassifier(pl.LightningModule):
     def __init__(self, encoder: nn.Module, num_labels: int, lr: float = 5e-5, weight_decay: float = 0.01,
-                 warmup_ratio: float = 0.06, dropout: float = 0.1) -> None:
+                 warmup_ratio: float = 0.06, dropout: float = 0.1, fast_dropout: bool = False) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["encoder"])
         self.encoder = encoder.train()  # from_pretrained returns eval mode; dropout must be on while training
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, num_labels)
+        if fast_dropout:  # bit masks on a CPU (see fast_dropout.py); GPUs keep torch's dropout
+            use_fast_dropout(self)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

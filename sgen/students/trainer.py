@@ -34,7 +34,8 @@ class ClassifierStudent(Student):
                  max_length: int = 64, batch_size: int = 32, lr: float = 1e-4, epochs: int = 3,
                  min_steps: int = 0, weight_decay: float = 0.01, warmup_ratio: float = 0.06,
                  precision: str = "auto", accelerator: str = "auto", eval_batch_size: int = 128,
-                 group_by_length: bool = False, progress: bool = True, tiny: dict | None = None) -> None:
+                 group_by_length: bool = False, fast_dropout: bool = False, progress: bool = True,
+                 tiny: dict | None = None) -> None:
         self.model = model
         self.source = None if tiny is not None else resolve_model(model, bundled_package, bundled_path,
                                                                   "student.model")
@@ -48,6 +49,7 @@ class ClassifierStudent(Student):
         # Resolved once here: the fingerprint must tell an fp32 run from a bf16 one, whatever 'auto' meant.
         self.resolved_precision = self.train_settings.resolved_precision
         self.group_by_length = group_by_length
+        self.fast_dropout = fast_dropout
 
     def fingerprint(self) -> dict[str, Any]:
         """Settings that change the trained model (for the seed-only score cache)."""
@@ -55,7 +57,7 @@ class ClassifierStudent(Student):
         return {"model": self.model, "tiny": self.tiny, "max_length": self.max_length, "batch_size": train.batch_size,
                 "lr": train.lr, "epochs": train.epochs, "min_steps": train.min_steps, "wd": train.weight_decay,
                 "warmup": train.warmup_ratio, "precision": self.resolved_precision,
-                "group_by_length": self.group_by_length}
+                "group_by_length": self.group_by_length, "fast_dropout": self.fast_dropout}
 
     def _build(self):
         if self.tiny is not None:
@@ -102,7 +104,7 @@ class ClassifierStudent(Student):
         collate = _Collate(tokenizer, self.max_length, label_ids)
         train_settings = self.train_settings
         module = EncoderClassifier(encoder, len(labels), train_settings.lr, train_settings.weight_decay,
-                                   train_settings.warmup_ratio)
+                                   train_settings.warmup_ratio, fast_dropout=self.fast_dropout)
         loader = self._train_loader(list(train), collate, seed)
         trainer = make_trainer(
             max_epochs=max(train_settings.epochs, math.ceil(train_settings.min_steps / max(len(loader), 1))),
