@@ -58,7 +58,10 @@ def main() -> None:
             finally:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=True)
         runs += cold_and_warm(tmp, "now", ROOT)
-    stages = ["load", "generate", "write", "train_seed_only", "train", "eval"]
+    # Every stage metrics.json times, in the run's order where known (a stage added later gets a column too).
+    known = ["load", "generate", "write", "audit", "train_seed_only", "train", "eval"]
+    seen = {k for _, m in runs for k in m["seconds"]}
+    stages = [k for k in known if k in seen] + sorted(seen - set(known))
     rows = []
     for name, m in runs:
         s = m["seconds"]
