@@ -16,6 +16,7 @@ import torch
 from sgen.models import materialize, resolve_model
 from sgen.records import Example, Messages
 from sgen.students.base import Student, StudentResult
+from sgen.students.fast_dropout import use_fast_dropout
 from sgen.students.settings import LoRASettings, TrainSettings
 from sgen.students.sft import FINETUNE_METHODS, apply_finetune, causal_features, fit_sft, render_prompt
 
@@ -34,7 +35,7 @@ class GenerativeStudent(Student):
                  grad_accum: int = 1, lr: float = 2e-4, epochs: int = 3, min_steps: int = 0,
                  weight_decay: float = 0.0, warmup_ratio: float = 0.03, precision: str = "auto",
                  accelerator: str = "auto", eval_batch_size: int = 32, max_new_tokens: int = 256,
-                 progress: bool = True, tiny: dict | None = None) -> None:
+                 fast_dropout: bool = False, progress: bool = True, tiny: dict | None = None) -> None:
         finetune = "full" if lora is None else finetune
         if finetune not in FINETUNE_METHODS:
             raise ValueError(f"student.finetune={finetune!r} is not valid; valid: {', '.join(FINETUNE_METHODS)}")
@@ -45,6 +46,7 @@ class GenerativeStudent(Student):
         self.finetune = finetune
         self.lora = LoRASettings.from_config(lora) if finetune == "lora" else None
         self.max_length, self.eval_batch_size, self.max_new_tokens = max_length, eval_batch_size, max_new_tokens
+        self.fast_dropout = fast_dropout
         self.train_settings = TrainSettings(epochs=epochs, min_steps=min_steps, batch_size=batch_size,
                                             grad_accum=grad_accum, lr=lr, weight_decay=weight_decay,
                                             warmup_ratio=warmup_ratio, precision=precision,
@@ -56,7 +58,7 @@ class GenerativeStudent(Student):
         train["precision"] = self.train_settings.resolved_precision
         return {"kind": type(self).__name__, "model": self.model, "tiny": self.tiny, "finetune": self.finetune,
                 "lora": self.lora.__dict__ if self.lora else None, "max_length": self.max_length,
-                "max_new_tokens": self.max_new_tokens, **train}
+                "max_new_tokens": self.max_new_tokens, "fast_dropout": self.fast_dropout, **train}
 
     # -- the model -------------------------------------------------------------------------------------------------
     def build(self):
@@ -83,7 +85,10 @@ class GenerativeStudent(Student):
         model, tokenizer = self.build()
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        return apply_finetune(model, self.finetune, self.lora, self.task_type), tokenizer
+        model = apply_finetune(model, self.finetune, self.lora, self.task_type)
+        if self.fast_dropout:  # LoRA's and the model's dropout modules; the attention stays as it is
+            use_fast_dropout(model, attention=False)
+        return model, tokenizer
 
     def eval_device(self) -> torch.device:
         accelerator = self.train_settings.accelerator

@@ -10,7 +10,7 @@ import torch
 from sgen.students.base import StudentResult
 from sgen.students.generative import GenerativeStudent, generate_causal
 from sgen.students.seq2seq import Seq2SeqStudent, generate_seq2seq
-from sgen.students.settings import TrainSettings
+from sgen.students.settings import LoRASettings, TrainSettings
 from sgen.students.sft import IGNORE, PadCollator, fit_sft
 
 LLAMA = dict(arch="llama", hidden_size=32, layers=2, seed=0)
@@ -195,3 +195,21 @@ def test_every_lightning_loop_leaves_slurm_signals_alone(monkeypatch, digit_task
                       precision="32-true", accelerator="cpu", progress=False).train_and_evaluate(
         texts, texts[:4], ["neg", "pos"], seed=0, callbacks=[Record()])
     assert seen == ["LightningEnvironment", "LightningEnvironment"]
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2", "t5"])
+def test_fast_dropout_swaps_lora_and_model_dropout_and_leaves_the_attention(family, digit_task, digit_data):
+    from sgen.students.fast_dropout import FastDropout
+
+    lora = dict(r=8, alpha=16, dropout=0.1, target_modules=LORA_TARGETS[family])
+    student = make_student(family, fast_dropout=True, epochs=20)
+    student.lora = LoRASettings.from_config(lora)  # make_student's LoRA has no dropout
+    model, tokenizer = student.prepare(0)
+    assert not any(type(m) is torch.nn.Dropout for m in model.modules())
+    assert any(isinstance(m, FastDropout) and "lora_dropout" in n for n, m in model.named_modules())
+    assert model.config._attn_implementation == make_student(family).prepare(0)[0].config._attn_implementation
+    feats = student.features(tokenizer, digit_task.sft_pairs(digit_data.seed))
+    before = mean_loss(model, feats, tokenizer.pad_token_id)
+    fit_sft(model, feats, tokenizer.pad_token_id, student.train_settings, seed=0)
+    assert mean_loss(model, feats, tokenizer.pad_token_id) < 0.5 * before
+    assert student.fingerprint() != make_student(family, fast_dropout=False).fingerprint()

@@ -44,8 +44,32 @@ def test_adapter_key_follows_teacher_seed_pairs_prompt_wording_and_settings():
     others = [adapter_key("m2", pairs("label: {}", "ab"), TeacherFinetune()),
               adapter_key("m", pairs("label: {}", "ac"), TeacherFinetune()),  # other text, same label positions
               adapter_key("m", pairs("classify: {}", "ab"), TeacherFinetune()),  # other prompt wording
-              adapter_key("m", pairs("label: {}", "ab"), TeacherFinetune(r=4))]
-    assert len({base, *others}) == 5
+              adapter_key("m", pairs("label: {}", "ab"), TeacherFinetune(r=4)),
+              adapter_key("m", pairs("label: {}", "ab"), TeacherFinetune(fast_dropout=False))]
+    assert len({base, *others}) == 6
+
+
+def test_lora_dropout_uses_bit_masks_and_the_served_model_keeps_its_attention(digit_task, digit_data, tmp_path):
+    """With LoRA dropout on, fine-tuning draws bit masks (fast_dropout); the model the engine serves afterwards
+    attends as before (the engine swaps its CPU attention in over SDPA only) and carries no LoRA layers."""
+    from sgen.students import fast_dropout
+
+    teacher = tiny_teacher(batch_size=8)
+    teacher.load()
+    attention = teacher.model.config._attn_implementation
+    draws = []
+    real_keep_mask = fast_dropout.keep_mask
+    fast_dropout.keep_mask = lambda *a, **k: draws.append(a[1]) or real_keep_mask(*a, **k)
+    try:
+        report = finetune_teacher(teacher, digit_task, digit_data.seed,
+                                  TeacherFinetune.from_config({**STRONG, "dropout": 0.1, "epochs": 20}),
+                                  adapters_dir=tmp_path)
+    finally:
+        fast_dropout.keep_mask = real_keep_mask
+    assert draws and set(draws) == {0.1}
+    assert report.trained and report.train_loss_final < 0.5 * report.train_loss_first
+    assert teacher.model.config._attn_implementation == attention
+    assert not any("lora" in name for name, _ in teacher.model.named_modules())
 
 
 def _greedy_accuracy(teacher, task, examples) -> float:
