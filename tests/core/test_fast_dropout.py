@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from sgen.records import Example
 from sgen.students.fast_dropout import ATTENTION, FastDropout, dropout, keep_mask, train_sdpa, use_fast_dropout
 from sgen.students.trainer import ClassifierStudent
 from sgen.tiny import tiny_encoder
+from tests.core.test_student import _separable
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
@@ -106,12 +106,6 @@ def test_encoder_with_fast_dropout_equals_the_original_in_eval_and_is_seeded_in_
         again = encoder(**enc).last_hidden_state
         other = encoder(**enc).last_hidden_state
     assert torch.equal(first, again) and not torch.allclose(first, other)
-
-
-def _separable(n: int) -> list[Example]:
-    pos = ["great love wonderful", "love it thank you", "wonderful surprise great"]
-    neg = ["worst day angry", "terrible train late", "angry worst terrible"]
-    return [Example(f"e{i}", (pos if i % 2 else neg)[i % 3], "positive" if i % 2 else "negative") for i in range(n)]
 
 
 def test_student_with_fast_dropout_learns_and_the_seed_only_cache_tells_it_apart():
