@@ -23,7 +23,7 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
 ATTENTION = "sgen_train_sdpa"
-_LANES = 65536  # 16 bits per element
+_LEVELS = 2**16  # the values a 16-bit lane takes
 
 
 def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device) -> torch.Tensor:
@@ -32,7 +32,7 @@ def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.devic
     n = math.prod(shape)
     words = torch.randint(-(2**63), 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
     lanes = words.view(torch.int16)[:n]  # uniform over [-32768, 32767]
-    return (lanes >= -32768 + round(p * _LANES)).view(shape)
+    return (lanes >= -32768 + round(p * _LEVELS)).view(shape)
 
 
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:

@@ -21,8 +21,8 @@ from sgen.assets import cache_root
 from sgen.cache_keys import cache_key, content_digest
 from sgen.config import finetune_off
 from sgen.records import Example
-from sgen.students.settings import LoRASettings, TrainSettings
 from sgen.students.fast_dropout import use_fast_dropout
+from sgen.students.settings import LoRASettings, TrainSettings
 from sgen.students.sft import apply_finetune, causal_features, fit_sft
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class TeacherFinetune:
     precision: str = "auto"
     train_seed: int = 0  # fixed, not the run seed: every run with this seed set shares one adapter
     # LoRA dropout masks from 16 random bits per element on a CPU (sgen/students/fast_dropout.py): all-linear LoRA
-    # on SmolLM2 draws 210 masks per forward, and torch's were a third of a CPU step.
+    # on SmolLM2 draws 210 masks per forward; finetune_grid_cpu's steps ran 1.08x faster with them.
     fast_dropout: bool = True
 
     @classmethod
