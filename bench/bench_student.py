@@ -65,8 +65,7 @@ def _student(precision: str, grouped: bool, fast_dropout: bool, epochs: int):
 
     cfg = OmegaConf.load(ROOT / "conf" / "student" / "minilm.yaml")
     cfg.merge_with({"precision": precision, "group_by_length": grouped, "fast_dropout": fast_dropout,
-                    "epochs": epochs, "min_steps": 0,
-                    "progress": False, "accelerator": "cpu"})
+                    "epochs": epochs, "min_steps": 0, "progress": False, "accelerator": "cpu"})
     return instantiate(cfg)
 
 
@@ -82,8 +81,8 @@ def one(precision: str, grouped: bool, fast_dropout: bool, args: argparse.Namesp
     if not timed:
         raise SystemExit(f"no timed steps: {len(clock.steps)} steps, {args.warmup_steps} warm-up; raise --train")
     examples = sum(s["examples"] for s in timed)
-    return {"precision": result.precision, "grouped": grouped, "fast_dropout": fast_dropout, "steps": len(clock.steps),
-            "timed_steps": len(timed), "ex_per_s": examples / sum(s["wall"] for s in timed),
+    return {"precision": result.precision, "grouped": grouped, "fast_dropout": fast_dropout,
+            "steps": len(clock.steps), "timed_steps": len(timed), "ex_per_s": examples / sum(s["wall"] for s in timed),
             "ex_per_cpu_s": examples / sum(s["cpu"] for s in timed),
             "padding": 1 - sum(s["real_tokens"] for s in clock.steps) / sum(s["padded_tokens"] for s in clock.steps),
             "eval_ex_per_s": len(test) / result.seconds_eval, "seconds_train": result.seconds_train,
