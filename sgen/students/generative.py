@@ -16,7 +16,6 @@ import torch
 from sgen.models import materialize, resolve_model
 from sgen.records import Example, Messages
 from sgen.students.base import Student, StudentResult
-from sgen.students.fast_dropout import use_fast_dropout
 from sgen.students.settings import LoRASettings, TrainSettings
 from sgen.students.sft import FINETUNE_METHODS, apply_finetune, causal_features, fit_sft, render_prompt
 
@@ -85,10 +84,7 @@ class GenerativeStudent(Student):
         model, tokenizer = self.build()
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        model = apply_finetune(model, self.finetune, self.lora, self.task_type)
-        if self.fast_dropout:  # LoRA's and the model's dropout modules; the attention stays as it is
-            use_fast_dropout(model, attention=False)
-        return model, tokenizer
+        return apply_finetune(model, self.finetune, self.lora, self.task_type, self.fast_dropout), tokenizer
 
     def eval_device(self) -> torch.device:
         accelerator = self.train_settings.accelerator

@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from transformers import get_cosine_schedule_with_warmup
 
+from sgen.students.fast_dropout import use_fast_dropout
 from sgen.students.lightning_loop import make_trainer
 from sgen.students.optim import adamw
 from sgen.students.settings import LoRASettings, TrainSettings
@@ -29,8 +30,18 @@ IGNORE = -100  # label of positions that do not count in the loss
 FINETUNE_METHODS = ("lora", "full")
 
 
-def apply_finetune(model: nn.Module, method: str, lora: LoRASettings | None, task_type: str) -> nn.Module:
-    """Wrap `model` for training: a PEFT LoRA model (base weights frozen) or the model itself (full fine-tuning)."""
+def apply_finetune(model: nn.Module, method: str, lora: LoRASettings | None, task_type: str,
+                   fast_dropout: bool = False) -> nn.Module:
+    """Wrap `model` for training: a PEFT LoRA model (base weights frozen) or the model itself (full fine-tuning).
+    `fast_dropout`: LoRA's and the model's dropout modules draw bit masks on a CPU (fast_dropout.py); the attention
+    stays as it is, since a teacher's model serves the engine afterwards, which swaps its own in over SDPA only."""
+    wrapped = _wrap_for_training(model, method, lora, task_type)
+    if fast_dropout:
+        use_fast_dropout(wrapped, attention=False)
+    return wrapped
+
+
+def _wrap_for_training(model: nn.Module, method: str, lora: LoRASettings | None, task_type: str) -> nn.Module:
     if method not in FINETUNE_METHODS:
         raise ValueError(f"unknown finetune method {method!r}; valid: {', '.join(FINETUNE_METHODS)}")
     if method == "full":

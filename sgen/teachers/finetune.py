@@ -21,7 +21,6 @@ from sgen.assets import cache_root
 from sgen.cache_keys import cache_key, content_digest
 from sgen.config import finetune_off
 from sgen.records import Example
-from sgen.students.fast_dropout import use_fast_dropout
 from sgen.students.settings import LoRASettings, TrainSettings
 from sgen.students.sft import apply_finetune, causal_features, fit_sft
 
@@ -149,9 +148,7 @@ def _train_adapter(teacher, pairs, settings: TeacherFinetune, target: Path):
     teacher.load()
     model, tokenizer = teacher.model, teacher.tokenizer
     log.info("fine-tuning teacher %s with LoRA on %d seed pairs", teacher.model_id, len(pairs))
-    peft_model = apply_finetune(model, "lora", settings.lora, "CAUSAL_LM")
-    if settings.fast_dropout:
-        use_fast_dropout(peft_model, attention=False)  # the engine swaps its own attention in over SDPA only
+    peft_model = apply_finetune(model, "lora", settings.lora, "CAUSAL_LM", settings.fast_dropout)
     fit = fit_sft(peft_model, causal_features(tokenizer, pairs, settings.max_length), tokenizer.pad_token_id,
                   settings.train_settings(_accelerator(teacher)), settings.train_seed)
     _save_atomically(peft_model, target)
