@@ -27,6 +27,8 @@ ENGINES = {  # name -> HFTeacher settings
     "static-32": dict(engine="static", batch_size=32),  # the shipped default before continuous batching
     "static-64": dict(engine="static", batch_size=64),
     "continuous-128-no-prefix-reuse": dict(engine="continuous", batch_size=128, prefix_cache_tokens=0),
+    # F.linear (MKL) instead of the oneDNN-packed weights the engine uses on a CPU in fp32
+    "continuous-128-unpacked": dict(engine="continuous", batch_size=128, pack_weights=False),
     "continuous-128": dict(engine="continuous", batch_size=128),  # the default now
 }
 

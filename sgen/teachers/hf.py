@@ -37,6 +37,7 @@ class HFTeacher(Teacher):
         engine: str = "auto",
         prefix_cache_tokens: int = 16384,
         kv_cache_mb: float = 1024,
+        pack_weights: bool = True,
         price_per_million_prompt_tokens: float = 0.0,
         price_per_million_completion_tokens: float = 0.0,
     ) -> None:
@@ -50,6 +51,7 @@ class HFTeacher(Teacher):
         self.engine = engine
         self.prefix_cache_tokens = prefix_cache_tokens
         self.kv_cache_mb = kv_cache_mb
+        self.pack_weights = pack_weights
         self._batcher: ContinuousBatcher | None = None
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
@@ -108,7 +110,7 @@ class HFTeacher(Teacher):
             else set()
         self._batcher = ContinuousBatcher(self._model, sorted(e for e in eos if e is not None),
                                           self._tokenizer.pad_token_id, self.batch_size, self.prefix_cache_tokens,
-                                          kv_cache_mb=self.kv_cache_mb)
+                                          kv_cache_mb=self.kv_cache_mb, pack_weights=self.pack_weights)
 
     @property
     def engine_name(self) -> str:

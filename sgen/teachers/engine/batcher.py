@@ -13,12 +13,14 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
 
 from sgen.teachers.engine.attention import engine_attention
 from sgen.teachers.engine.masks import causal_block, model_mask
+from sgen.teachers.engine.packed_linear import pack_linears
 from sgen.teachers.engine.prefix_store import PrefixStore
 from sgen.teachers.engine.prefixes import prefix_chains
 from sgen.teachers.engine.sampling import SamplingSettings, next_tokens
@@ -50,11 +52,12 @@ class ContinuousBatcher:
     outgrow `kv_cache_mb` (long prompts). `admit_fraction`: newcomers are prefilled once at least this share of
     the rows is free (or nothing else waits), so one prefill serves several. `prefill_padding`: a prefill forward
     computes at most this share of padding over its real tokens (newcomers of very different lengths are split
-    into several forwards) once it holds `prefill_min_tokens` real tokens."""
+    into several forwards) once it holds `prefill_min_tokens` real tokens. `pack_weights`: on a CPU in fp32, the
+    linear layers run from oneDNN-packed copies of their weights (packed_linear.py: faster, batch-invariant)."""
 
     def __init__(self, model, eos_ids: Sequence[int], pad_id: int, max_batch: int = 32,
                  prefix_tokens: int = 16384, admit_fraction: float = 0.25, kv_cache_mb: float = 1024,
-                 prefill_padding: float = 0.25, prefill_min_tokens: int = 256) -> None:
+                 prefill_padding: float = 0.25, prefill_min_tokens: int = 256, pack_weights: bool = True) -> None:
         if max_batch < 1:
             raise ValueError(f"batch size must be >= 1, got {max_batch}")
         self.model = model
@@ -72,6 +75,8 @@ class ContinuousBatcher:
         self.token_bytes = 2 * self.num_layers * heads * head_dim * next(model.parameters()).element_size()
         self.prefixes = PrefixStore(model, self.num_layers, prefix_tokens)
         self.device = next(model.parameters()).device
+        self.pack_weights = pack_weights
+        self.linears = None  # packed at the first run: a teacher fine-tuned before it generates never holds both
         self.stats = {"prefill_tokens": 0, "prefill_padded_tokens": 0, "prefill_forwards": 0, "decode_steps": 0,
                       "decode_rows": 0, "admissions": 0}
 
@@ -96,7 +101,9 @@ class ContinuousBatcher:
         columns = max(len(p) for p in prompts) + max_new_tokens
         rows = min(self.max_batch, len(requests), max(1, int(self.kv_cache_bytes // (columns * self.token_bytes))))
         run = _Run(self, rows, columns, max_new_tokens, settings)
-        with engine_attention(self.model):
+        if self.pack_weights and self.linears is None:
+            self.linears = pack_linears(self.model, self.max_batch)
+        with engine_attention(self.model), self.linears.swapped() if self.linears else nullcontext():
             while queue or run.rows:
                 free = run.capacity - len(run.rows)
                 if queue and free and (not run.rows or free >= max(1, int(self.admit_fraction * run.capacity))
