@@ -183,3 +183,28 @@ def test_engine_prefills_over_grouped_heads_on_a_cpu_and_gives_the_model_back_un
     with pytest.raises(RuntimeError), engine_attention(teacher.model):
         raise RuntimeError("a forward failed")
     assert teacher.model.config._attn_implementation == "sdpa"
+
+
+def test_a_calls_key_value_buffers_are_freed_when_it_returns(monkeypatch):
+    """Without the cyclic collector: a layer that pointed back at its cache kept each call's buffers (up to
+    kv_cache_mb) alive after the call."""
+    import gc
+    import weakref
+
+    from sgen.teachers.engine import slot_cache
+
+    made = []
+    original = slot_cache.SlotCache.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(weakref.ref(self))
+
+    monkeypatch.setattr(slot_cache.SlotCache, "__init__", spy)
+    teacher = tiny_teacher()
+    gc.disable()
+    try:
+        teacher.generate(PROMPTS[:3], GenerationParams(max_new_tokens=4))
+        assert made and all(ref() is None for ref in made)
+    finally:
+        gc.enable()
