@@ -6,7 +6,7 @@ option: this measures whether one is worth building.
 
 The fp32 SmolLM2 samples a rewrite for each prompt (the rewrites workload of bench_teacher); every variant then
 reads the same prompt + rewrite, and each rewrite position compares its next-token distribution with fp32's:
-top-1 agreement and mean KL(fp32 || variant). bf16 is the yardstick: it is what `dtype: auto` runs on a CPU with
+top-1 agreement and mean KL(fp32, variant). bf16 is the yardstick: it is what `dtype: auto` runs on a CPU with
 AVX512-BF16, so sgen already treats its answers as the same teacher's.
 - int8 W8A8: weights int8 per output channel, activations int8 per row (each row scaled to [-1, 1] and an anchor
   row appended, so fbgemm's per-tensor quantization is the same for every batch and a row's output does not
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import time
 
 import torch
 from torch import nn
@@ -102,14 +101,14 @@ def main() -> None:
     for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
         where[i, s - 1 : e - 1] = True
 
-    def logits(model: nn.Module) -> tuple[torch.Tensor, float]:
-        t0 = time.perf_counter()
+    def logits(model: nn.Module) -> torch.Tensor:
         with torch.inference_mode():
+            # Only the rewrite positions are kept: all of them would be 64 x 150 x 49k floats (1.9 GB) a variant.
             out = [model(input_ids=enc["input_ids"][i : i + 16], attention_mask=enc["attention_mask"][i : i + 16])
-                   .logits.float() for i in range(0, len(prompts), 16)]
-        return torch.cat(out)[where], time.perf_counter() - t0
+                   .logits[where[i : i + 16]].float() for i in range(0, len(prompts), 16)]
+        return torch.cat(out)
 
-    ref, ref_s = logits(base)
+    ref = logits(base)
     p = torch.log_softmax(ref, -1)
     variants = {
         "bf16 (what auto runs on a bf16 CPU)": lambda: copy.deepcopy(base).to(torch.bfloat16),
@@ -119,16 +118,17 @@ def main() -> None:
             m, False, 8)),
         "W8A8, 8-bit activations (fake-quantized)": lambda: swapped(base, lambda m: FakeQuantLinear(m, True, 8)),
     }
-    rows = [["fp32 (reference)", 1.0, 0.0, ref_s]]
+    rows = []
     for name, build in variants.items():
-        lg, seconds = logits(build())
+        lg = logits(build())
         q = torch.log_softmax(lg, -1)
-        rows.append([name, (lg.argmax(-1) == ref.argmax(-1)).float().mean().item(),
-                     (p.exp() * (p - q)).sum(-1).mean().item(), seconds])
-    body = table(["arithmetic", "top-1 agreement with fp32", "mean KL(fp32 || it), nats", "forward seconds"], rows)
+        rows.append([name, f"{(lg.argmax(-1) == ref.argmax(-1)).float().mean().item():.3f}",
+                     f"{(p.exp() * (p - q)).sum(-1).mean().item():.4f}"])
+    body = table(["arithmetic", "top-1 agreement with fp32", "mean KL(fp32, it), nats"], rows)
     notes = (f"{int(where.sum())} rewrite positions of {len(prompts)} prompts (SmolLM2-135M, fp32 rewrites sampled "
-             "at T 0.8, top-p 0.95). Forward seconds: the teacher-forced pass in batches of 16, a rough speed "
-             "figure only (the fake-quantized rows run fp32 arithmetic; bf16 is emulated on an AVX2 CPU).")
+             "at T 0.8, top-p 0.95). Speed, measured apart: the W8A8 layers ran the continuous engine on 128 "
+             "rewrites 1.1-1.3x faster than fp32 F.linear (alternating runs, 26-31 s against 34-35 s), 13% of it in "
+             "the per-row scaling around fbgemm's call.")
     path = write_result("probe_int8_teacher", "Probe: int8 teacher arithmetic against fp32 (SmolLM2-135M, CPU)",
                         f"python -m bench.probe_int8_teacher --prompts {args.prompts}", body, notes)
     print(path.read_text())

@@ -70,3 +70,15 @@ def test_packing_is_off_for_bf16_when_switched_off_and_for_linear_subclasses():
 
     model = nn.Sequential(nn.Linear(4, 4), Adapted(4, 4))
     assert [type(s[2]) for s in pack_linears(model, 8).swaps] == [nn.Linear]
+
+
+def test_no_copies_when_they_would_take_more_than_half_the_available_memory(monkeypatch):
+    from sgen.teachers.engine import packed_linear
+
+    model = nn.Sequential(nn.Linear(64, 64), nn.Linear(64, 64))  # 32 KB of weights
+    monkeypatch.setattr(packed_linear, "available_memory", lambda: 40_000)
+    assert pack_linears(model, 8) is None
+    monkeypatch.setattr(packed_linear, "available_memory", lambda: 80_000)
+    assert len(pack_linears(model, 8).swaps) == 2
+    monkeypatch.setattr(packed_linear, "available_memory", lambda: None)  # unknown: pack
+    assert pack_linears(model, 8) is not None

@@ -59,12 +59,32 @@ class LinearPacks:
 
 def pack_linears(model: nn.Module, rows_hint: int) -> LinearPacks | None:
     """Packed linears for a CPU fp32 model where oneDNN is built in, else None (the model's own layers run).
-    bf16 keeps F.linear, which already calls oneDNN for bf16; a packed bf16 path has not been measured."""
+    bf16 keeps F.linear, which already calls oneDNN for bf16; a packed bf16 path has not been measured.
+    Copies that would take more than half of the memory available now are not made: a speed-up is not worth
+    running out of memory (a 1.5B-parameter teacher in fp32 would need 6 GB more)."""
     weight = next(model.parameters())
     if weight.device.type != "cpu" or weight.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
+        return None
+    need = sum(m.weight.numel() * m.weight.element_size() for m in model.modules() if type(m) is nn.Linear)
+    free = available_memory()
+    if free is not None and need > free / 2:
+        log.info("teacher weights not packed: the copies would take %.1f GB of %.1f GB available "
+                 "(teacher.backend.pack_weights)", need / 2**30, free / 2**30)
         return None
     try:
         return LinearPacks(model, rows_hint)
     except (RuntimeError, AttributeError) as exc:  # an ATen build without these ops
         log.info("oneDNN weight packing unavailable (%s); the engine keeps F.linear", exc)
         return None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux: MemAvailable), or None where that is unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
