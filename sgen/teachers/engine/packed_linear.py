@@ -2,14 +2,16 @@
 `F.linear` (MKL), which packs the weight again on every call.
 
 Two reasons, both measured on an AMD EPYC (2 cores, AVX2, fp32; BENCHMARKS.md):
-- speed: 64 SmolLM2 rewrites decode 1.23x faster (median of 6 alternating rounds, same texts 64/64). The lm_head
-  (128 rows x 576 -> 49,152) runs at 121 against 70 GFLOP/s, the MLP's 576 -> 1536 at 116 against 100;
+- speed: 256 SmolLM2 rewrites ran 2.84x -> 3.20x the static batches' tokens/s in one run; paired rounds of 64
+  gave 1.10x and 1.23x (two runs, same texts 64/64). The lm_head (128 rows x 576 -> 49,152) runs at 121 against
+  70 GFLOP/s, the MLP's 576 -> 1536 at 116 against 100;
 - batch invariance: a row's output does not depend on the rows beside it. MKL's sgemm picks its blocking by the
-  number of rows, so a prompt's logits moved in the last bits with its batch (every SmolLM2 layer shape, M 2 to 300);
-  oneDNN's packed kernel gives the same bits for M 1 to 300. "One query, one answer" then holds in the linear
-  layers exactly, not only nearly.
-The packed copies live beside the model's own weights (SmolLM2 fp32: +540 MB) and are swapped in only while the
-engine runs (`LinearPacks.swapped`), so fine-tuning, `generate` and the static engine see plain nn.Linear.
+  number of rows, so a prompt's logits moved in the last bits with its batch (every SmolLM2 layer shape, M 2 to
+  300); oneDNN's packed kernel gives the same bits for M 1 to 300. "One query, one answer" then holds in the
+  linear layers exactly, not only nearly.
+The packed copies live beside the model's own weights (SmolLM2 fp32: +540 MB of weights, +0.7 GB peak) and are
+swapped in only while the engine runs (`LinearPacks.swapped`), so fine-tuning, `generate` and the static engine
+see plain nn.Linear.
 """
 from __future__ import annotations
 
