@@ -20,7 +20,7 @@ import torch
 
 from sgen.teachers.engine.attention import engine_attention
 from sgen.teachers.engine.masks import causal_block, model_mask
-from sgen.teachers.engine.packed_linear import pack_linears
+from sgen.teachers.engine.packed_linear import LinearPacks, pack_linears
 from sgen.teachers.engine.prefix_store import PrefixStore
 from sgen.teachers.engine.prefixes import prefix_chains
 from sgen.teachers.engine.sampling import SamplingSettings, next_tokens
@@ -75,8 +75,9 @@ class ContinuousBatcher:
         self.token_bytes = 2 * self.num_layers * heads * head_dim * next(model.parameters()).element_size()
         self.prefixes = PrefixStore(model, self.num_layers, prefix_tokens)
         self.device = next(model.parameters()).device
-        self.pack_weights = pack_weights
-        self.linears = None  # packed at the first run: a teacher fine-tuned before it generates never holds both
+        # Packed at the first run (a teacher fine-tuned before it generates never holds both), decided once.
+        self.linears: LinearPacks | None = None
+        self._packing_decided = not pack_weights
         self.stats = {"prefill_tokens": 0, "prefill_padded_tokens": 0, "prefill_forwards": 0, "decode_steps": 0,
                       "decode_rows": 0, "admissions": 0}
 
@@ -101,8 +102,8 @@ class ContinuousBatcher:
         columns = max(len(p) for p in prompts) + max_new_tokens
         rows = min(self.max_batch, len(requests), max(1, int(self.kv_cache_bytes // (columns * self.token_bytes))))
         run = _Run(self, rows, columns, max_new_tokens, settings)
-        if self.pack_weights and self.linears is None:
-            self.linears = pack_linears(self.model, self.max_batch)
+        if not self._packing_decided:
+            self.linears, self._packing_decided = pack_linears(self.model, self.max_batch), True
         with engine_attention(self.model), self.linears.swapped() if self.linears else nullcontext():
             while queue or run.rows:
                 free = run.capacity - len(run.rows)
