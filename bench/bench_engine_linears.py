@@ -39,19 +39,23 @@ def main() -> None:
     packs = pack_linears(t.model, t.batch_size)
     if packs is None:
         raise SystemExit(f"no packed linears here (dtype {t.dtype}, oneDNN {torch.backends.mkldnn.is_available()})")
+
+    def layers(name: str):
+        return packs.swapped() if name == "packed" else nullcontext()
+
     seconds: dict[str, list[float]] = {"F.linear": [], "packed": []}
     texts: dict[str, list[str]] = {}
     for r in range(args.rounds):
         order = ("F.linear", "packed") if r % 2 == 0 else ("packed", "F.linear")
         for name in order:
-            with packs.swapped() if name == "packed" else nullcontext():
+            with layers(name):
                 t0 = time.perf_counter()
                 out = t.generate(prompts, params, seeds)
                 seconds[name].append(time.perf_counter() - t0)
             texts[name] = [c.text for c in out]
     alone = {}
     for name in ("F.linear", "packed"):
-        with packs.swapped() if name == "packed" else nullcontext():
+        with layers(name):
             solo = [t.generate([p], params, [s])[0].text for p, s in zip(prompts[: args.alone],
                                                                           seeds[: args.alone], strict=True)]
         alone[name] = sum(a == b for a, b in zip(solo, texts[name], strict=False))
@@ -64,8 +68,7 @@ def main() -> None:
              f"{args.workload} queries ({t.dtype}, max_new_tokens {params.max_new_tokens}, temperature "
              f"{params.temperature}); texts equal between the two: {same}/{len(prompts)}; peak RSS "
              f"{peak_rss_mb():,.0f} MB with both weight copies. Queries run alone with the same text as in the "
-             f"batch: "
-             f"F.linear {alone['F.linear']}/{min(args.alone, len(prompts))}, packed {alone['packed']}/"
+             f"batch: F.linear {alone['F.linear']}/{min(args.alone, len(prompts))}, packed {alone['packed']}/"
              f"{min(args.alone, len(prompts))}.")
     command = (f"python -m bench.bench_engine_linears --workload {args.workload} --prompts {args.prompts} "
                f"--rounds {args.rounds} --alone {args.alone}")
