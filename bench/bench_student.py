@@ -1,6 +1,7 @@
 """Classifier student training throughput: the MiniLM student (conf/student/minilm.yaml) in fp32 (`32-true`) against
 bf16 autocast (`bf16-mixed`), each with random and with length-grouped batches and torch's dropout, then grouped
-batches with the CPU bit-mask dropout (`fast_dropout`, the default), on the same tweets.
+batches with the CPU bit-mask dropout (`fast_dropout`), then those with padding-free passes (`unpad`: the linear
+layers see only real tokens; the default), on the same tweets.
 
 Each configuration runs in its own subprocess so its peak memory is its own.
     python -m bench.bench_student [--train 1000] [--test 1000] [--epochs 1] [--warmup-steps 3]
@@ -25,9 +26,10 @@ import pytorch_lightning as pl
 from bench.common import peak_rss_mb, table, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
-# (precision, length-grouped batches, bit-mask dropout)
-CONFIGS = [("32-true", False, False), ("32-true", True, False), ("32-true", True, True),
-           ("bf16-mixed", False, False), ("bf16-mixed", True, False), ("bf16-mixed", True, True)]
+# (precision, length-grouped batches, bit-mask dropout, padding-free passes)
+CONFIGS = [("32-true", False, False, False), ("32-true", True, False, False), ("32-true", True, True, False),
+           ("32-true", True, True, True), ("bf16-mixed", False, False, False), ("bf16-mixed", True, False, False),
+           ("bf16-mixed", True, True, False), ("bf16-mixed", True, True, True)]
 TARGET = 1.8
 
 
@@ -59,29 +61,29 @@ def _data(n_train: int, n_test: int):
     return data.seed + pool, data.test, data.labels
 
 
-def _student(precision: str, grouped: bool, fast_dropout: bool, epochs: int):
+def _student(precision: str, grouped: bool, fast_dropout: bool, unpad: bool, epochs: int):
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     cfg = OmegaConf.load(ROOT / "conf" / "student" / "minilm.yaml")
     cfg.merge_with({"precision": precision, "group_by_length": grouped, "fast_dropout": fast_dropout,
-                    "epochs": epochs, "min_steps": 0, "progress": False, "accelerator": "cpu"})
+                    "unpad": unpad, "epochs": epochs, "min_steps": 0, "progress": False, "accelerator": "cpu"})
     return instantiate(cfg)
 
 
-def one(precision: str, grouped: bool, fast_dropout: bool, args: argparse.Namespace) -> dict:
+def one(precision: str, grouped: bool, fast_dropout: bool, unpad: bool, args: argparse.Namespace) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
     train, test, labels = _data(args.train, args.test)
     clock = StepClock()
-    result = _student(precision, grouped, fast_dropout, args.epochs).train_and_evaluate(
+    result = _student(precision, grouped, fast_dropout, unpad, args.epochs).train_and_evaluate(
         train, test, labels, seed=0, callbacks=[clock])
     timed = clock.steps[args.warmup_steps:]
     if not timed:
         raise SystemExit(f"no timed steps: {len(clock.steps)} steps, {args.warmup_steps} warm-up; raise --train")
     examples = sum(s["examples"] for s in timed)
-    return {"precision": result.precision, "grouped": grouped, "fast_dropout": fast_dropout,
+    return {"precision": result.precision, "grouped": grouped, "fast_dropout": fast_dropout, "unpad": unpad,
             "steps": len(clock.steps), "timed_steps": len(timed), "ex_per_s": examples / sum(s["wall"] for s in timed),
             "ex_per_cpu_s": examples / sum(s["cpu"] for s in timed),
             "padding": 1 - sum(s["real_tokens"] for s in clock.steps) / sum(s["padded_tokens"] for s in clock.steps),
@@ -90,25 +92,32 @@ def one(precision: str, grouped: bool, fast_dropout: bool, args: argparse.Namesp
 
 
 def _speedups(results: list[dict]) -> list[str]:
-    by = {(r["precision"], r["grouped"], r["fast_dropout"]): r for r in results}
+    by = {(r["precision"], r["grouped"], r["fast_dropout"], r["unpad"]): r for r in results}
     lines = []
-    for grouped, fast in ((False, False), (True, False), (True, True)):
-        fp32, bf16 = by.get(("32-true", grouped, fast)), by.get(("bf16-mixed", grouped, fast))
+    for grouped, fast, unpad in ((False, False, False), (True, False, False), (True, True, False), (True, True, True)):
+        fp32, bf16 = by.get(("32-true", grouped, fast, unpad)), by.get(("bf16-mixed", grouped, fast, unpad))
         if fp32 and bf16:
             wall, cpu = bf16["ex_per_s"] / fp32["ex_per_s"], bf16["ex_per_cpu_s"] / fp32["ex_per_cpu_s"]
             verdict = "met" if min(wall, cpu) >= TARGET else "not met"
             lines.append(f"bf16-mixed / fp32 with {'grouped' if grouped else 'random'} batches, "
-                         f"{'bit-mask' if fast else 'torch'} dropout: {wall:.2f}x wall, {cpu:.2f}x CPU "
+                         f"{'bit-mask' if fast else 'torch'} dropout{', padding-free' if unpad else ''}: "
+                         f"{wall:.2f}x wall, {cpu:.2f}x CPU "
                          f"(target >= {TARGET}x: {verdict}).")
     for precision in ("32-true", "bf16-mixed"):
-        torch_drop, fast = by.get((precision, True, False)), by.get((precision, True, True))
+        torch_drop, fast = by.get((precision, True, False, False)), by.get((precision, True, True, False))
         if torch_drop and fast:
             lines.append(f"{precision}, grouped: bit-mask dropout / torch's dropout "
                          f"{fast['ex_per_s'] / torch_drop['ex_per_s']:.2f}x wall.")
-    old, new = by.get(("32-true", False, False)), by.get(("bf16-mixed", True, True)) or by.get(("32-true", True, True))
+        unpadded = by.get((precision, True, True, True))
+        if fast and unpadded:
+            lines.append(f"{precision}, grouped, bit-mask dropout: padding-free / padded "
+                         f"{unpadded['ex_per_s'] / fast['ex_per_s']:.2f}x wall training, "
+                         f"{unpadded['eval_ex_per_s'] / fast['eval_ex_per_s']:.2f}x evaluation.")
+    old = by.get(("32-true", False, False, False))
+    new = by.get(("bf16-mixed", True, True, True)) or by.get(("32-true", True, True, True))
     if old and new:
-        lines.append(f"The default ({new['precision']}, grouped, bit-mask dropout) against the old default (fp32, "
-                     f"random batches, torch's dropout): {new['ex_per_s'] / old['ex_per_s']:.2f}x wall.")
+        lines.append(f"The default ({new['precision']}, grouped, bit-mask dropout, padding-free) against the old "
+                     f"default (fp32, random batches, torch's dropout): {new['ex_per_s'] / old['ex_per_s']:.2f}x wall.")
     return lines
 
 
@@ -121,34 +130,35 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--precisions", default="32-true,bf16-mixed",
                     help="32-true alone on a CPU without native bf16, where bf16 is emulated and slow")
-    ap.add_argument("--one", nargs=3, metavar=("PRECISION", "GROUPED", "FAST_DROPOUT"))
+    ap.add_argument("--one", nargs=4, metavar=("PRECISION", "GROUPED", "FAST_DROPOUT", "UNPAD"))
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one[0], args.one[1] == "1", args.one[2] == "1", args)))
+        print(json.dumps(one(args.one[0], *(flag == "1" for flag in args.one[1:]), args)))
         return
     common = ["--train", str(args.train), "--test", str(args.test), "--epochs", str(args.epochs),
               "--warmup-steps", str(args.warmup_steps), "--threads", str(args.threads)]
     results = []
     precisions = args.precisions.split(",")
-    for precision, grouped, fast in CONFIGS:
+    for precision, *flags in CONFIGS:
         if precision not in precisions:
             continue
-        cmd = [sys.executable, "-m", "bench.bench_student", *common, "--one", precision, str(int(grouped)),
-               str(int(fast))]
+        cmd = [sys.executable, "-m", "bench.bench_student", *common, "--one", precision,
+               *(str(int(flag)) for flag in flags)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
         results.append(json.loads(out.splitlines()[-1]))
     base = results[0]["ex_per_s"]
     rows = [[r["precision"], "grouped" if r["grouped"] else "random", "bit-mask" if r["fast_dropout"] else "torch",
-             r["timed_steps"], r["ex_per_s"],
+             "padding-free" if r["unpad"] else "padded", r["timed_steps"], r["ex_per_s"],
              r["ex_per_cpu_s"], r["ex_per_s"] / base, f"{100 * r['padding']:.0f}%", r["eval_ex_per_s"],
              r["accuracy"], r["peak_rss_mb"]] for r in results]
-    body = table(["precision", "batches", "dropout", "timed steps", "train ex/s", "train ex/CPU-s", "x fp32 random",
+    body = table(["precision", "batches", "dropout", "pass", "timed steps", "train ex/s", "train ex/CPU-s", "x fp32 random",
                   "padding", "eval ex/s", "accuracy", "peak RSS MB"], rows)
     cmd = " ".join(["python -m bench.bench_student", *common, "--precisions", args.precisions])
     notes = (f"all-MiniLM-L6-v2 + linear head (conf/student/minilm.yaml: batch 32, max_length 64), {args.epochs} "
              f"epoch(s) on {args.train} tweets (100 seed + pool tweets with gold labels), evaluated on {args.test}; "
              f"{args.threads} threads. Throughput over the steps after {args.warmup_steps} warm-up steps, data "
-             "loading included; padding is the share of padded positions over all training batches. Accuracy after "
+             "loading included; padding is the share of padded positions over all training batches (a padding-free "
+             "pass skips them in all but attention). Accuracy after "
              "so short a run is a sanity check, not a parity measure (bench/check_bf16_parity.py is).\n\n"
              + "\n".join(_speedups(results)))
     name = "student_throughput" if precisions == ["32-true", "bf16-mixed"] else "student_throughput_fp32"

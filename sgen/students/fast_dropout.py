@@ -60,6 +60,13 @@ def train_sdpa(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value:
     if not dropout or query.device.type != "cpu" or causal or key.shape[1] != query.shape[1]:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
+    return attend_with_bit_masks(query, key, value, attention_mask, dropout, scaling).transpose(1, 2).contiguous(), None
+
+
+def attend_with_bit_masks(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                          attention_mask: torch.Tensor | None, dropout: float, scaling: float | None) -> torch.Tensor:
+    """Scores, softmax, bit-mask dropout on the probabilities, values: [batch, heads, q, dim] in and out. A bool
+    mask is True where a key may be attended; a float mask is added to the scores."""
     scale = query.shape[-1] ** -0.5 if scaling is None else scaling
     scores = torch.matmul(query * scale, key.transpose(-1, -2))
     if attention_mask is not None:
@@ -68,7 +75,7 @@ def train_sdpa(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value:
         else:
             scores = scores + attention_mask
     weights = _dropout_fn(torch.softmax(scores, dim=-1), dropout)
-    return torch.matmul(weights, value).transpose(1, 2).contiguous(), None
+    return torch.matmul(weights, value)
 
 
 _dropout_fn = dropout  # `train_sdpa`'s own `dropout` argument is the probability

@@ -16,7 +16,8 @@ from sgen.models import materialize, resolve_model
 from sgen.records import Example
 from sgen.students.base import Student, StudentResult
 from sgen.students.batching import LengthGroupedBatchSampler, length_order, restore_order
-from sgen.students.classifier import EncoderClassifier, mean_pool
+from sgen.students.classifier import EncoderClassifier, encode
+from sgen.students.unpadded import use_unpadding
 from sgen.students.lightning_loop import make_trainer
 from sgen.students.settings import TrainSettings
 from sgen.students.metrics import accuracy, macro_f1
@@ -34,8 +35,8 @@ class ClassifierStudent(Student):
                  max_length: int = 64, batch_size: int = 32, lr: float = 1e-4, epochs: int = 3,
                  min_steps: int = 0, weight_decay: float = 0.01, warmup_ratio: float = 0.06,
                  precision: str = "auto", accelerator: str = "auto", eval_batch_size: int = 128,
-                 group_by_length: bool = False, fast_dropout: bool = False, progress: bool = True,
-                 tiny: dict | None = None) -> None:
+                 group_by_length: bool = False, fast_dropout: bool = False, unpad: bool = False,
+                 progress: bool = True, tiny: dict | None = None) -> None:
         self.model = model
         self.source = None if tiny is not None else resolve_model(model, bundled_package, bundled_path,
                                                                   "student.model")
@@ -50,6 +51,7 @@ class ClassifierStudent(Student):
         self.resolved_precision = self.train_settings.resolved_precision
         self.group_by_length = group_by_length
         self.fast_dropout = fast_dropout
+        self.unpad = unpad
 
     def fingerprint(self) -> dict[str, Any]:
         """Settings that change the trained model (for the seed-only score cache)."""
@@ -57,7 +59,8 @@ class ClassifierStudent(Student):
         return {"model": self.model, "tiny": self.tiny, "max_length": self.max_length, "batch_size": train.batch_size,
                 "lr": train.lr, "epochs": train.epochs, "min_steps": train.min_steps, "wd": train.weight_decay,
                 "warmup": train.warmup_ratio, "precision": self.resolved_precision,
-                "group_by_length": self.group_by_length, "fast_dropout": self.fast_dropout}
+                "group_by_length": self.group_by_length, "fast_dropout": self.fast_dropout,
+                **({"unpad": True} if self.unpad else {})}  # absent when off: earlier fingerprints stay valid
 
     def _build(self):
         if self.tiny is not None:
@@ -78,6 +81,7 @@ class ClassifierStudent(Student):
         device = torch.device("cuda" if self.train_settings.accelerator in ("auto", "gpu", "cuda")
                               and torch.cuda.is_available() else "cpu")
         encoder.to(device).eval()
+        unpadded = self.unpad and use_unpadding(encoder)
         if not texts:
             return np.zeros((0, encoder.config.hidden_size), dtype=np.float32)
         ids = tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
@@ -89,8 +93,8 @@ class ClassifierStudent(Student):
             enc = tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
                             return_tensors="pt").to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                hidden = encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-            out.extend(mean_pool(hidden.float(), enc["attention_mask"]).cpu().numpy())
+                pooled = encode(encoder, enc["input_ids"], enc["attention_mask"], unpadded)
+            out.extend(pooled.float().cpu().numpy())
         return np.stack(restore_order(out, order))
 
     def train_and_evaluate(self, train: Sequence[Example], test: Sequence[Example], labels: Sequence[str],
@@ -104,7 +108,7 @@ class ClassifierStudent(Student):
         collate = _Collate(tokenizer, self.max_length, label_ids)
         train_settings = self.train_settings
         module = EncoderClassifier(encoder, len(labels), train_settings.lr, train_settings.weight_decay,
-                                   train_settings.warmup_ratio, fast_dropout=self.fast_dropout)
+                                   train_settings.warmup_ratio, fast_dropout=self.fast_dropout, unpad=self.unpad)
         loader = self._train_loader(list(train), collate, seed)
         trainer = make_trainer(
             max_epochs=max(train_settings.epochs, math.ceil(train_settings.min_steps / max(len(loader), 1))),

@@ -54,10 +54,11 @@ def test_training_moves_encoder_and_head():
     assert any(n.startswith("encoder.") for n in moved) and "head.weight" in moved
 
 
-def test_student_learns_in_bf16_mixed_on_cpu_with_grouped_batches():
+@pytest.mark.parametrize("unpad", [False, True])
+def test_student_learns_in_bf16_mixed_on_cpu_with_grouped_batches(unpad):
     student = ClassifierStudent("tiny-bert", tiny={"hidden_size": 32, "layers": 1}, lr=3e-3, epochs=15,
                                 batch_size=8, precision="bf16-mixed", accelerator="cpu", group_by_length=True,
-                                progress=False)
+                                unpad=unpad, progress=False)
     result = student.train_and_evaluate(_separable(48), _separable(12), ["negative", "positive"], seed=0)
     assert result.precision == "bf16-mixed" and result.metrics()["student_precision"] == "bf16-mixed"
     assert result.scores["accuracy"] == 1.0 and result.train_loss_final < 0.3 and result.train_steps == 15 * 6
